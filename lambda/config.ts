@@ -1,0 +1,202 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+/**
+ * Table, column and schema names: letters, digits and underscores, starting with a letter or an
+ * underscore, at most 63 characters (PostgreSQL's limit). Anything else is refused, so config can never
+ * carry SQL; names are also quoted per dialect when used.
+ */
+export const IDENTIFIER_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+const identifier = z.string().regex(IDENTIFIER_PATTERN, {
+  message:
+    'must be a plain SQL identifier (letters, digits, underscores; at most 63; not starting with a digit)',
+});
+
+const arn = (service: string) =>
+  z.string().regex(new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]*:[0-9]{12}:.+$`), {
+    message: `must be an ARN of ${service}`,
+  });
+
+const DEFAULT_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+const secretFieldSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('aes-256') }).strict(),
+  z
+    .object({
+      kind: z.literal('token'),
+      length: z.number().int().min(16).max(4096).default(64),
+      alphabet: z
+        .string()
+        .min(2)
+        .max(256)
+        .refine((a) => new Set(a).size === a.length, { message: 'must not repeat a character' })
+        .default(DEFAULT_ALPHABET),
+    })
+    .strict(),
+  z.object({ kind: z.literal('fernet') }).strict(),
+]);
+
+const storedTableSchema = z
+  .object({
+    table: identifier,
+    schema: identifier.optional(),
+    id: identifier,
+    columns: z.array(identifier).min(1),
+  })
+  .strict()
+  .refine((t) => new Set(t.columns).size === t.columns.length, {
+    message: 'columns must not repeat',
+    path: ['columns'],
+  })
+  .refine((t) => !t.columns.includes(t.id), {
+    message: 'the id column cannot be an encrypted column',
+    path: ['id'],
+  });
+
+const rowPolicy = z.enum(['fail', 'skip']);
+
+const configSchema = z
+  .object({
+    secretId: z.string().min(1).optional(),
+    secretTemplate: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/), secretFieldSchema),
+    dataKeyField: z.string().min(1),
+    codec: z.enum(['rk1', 'fernet', 'fernet-sha256']).default('rk1'),
+    storedFields: z.array(storedTableSchema).min(1),
+    dataApi: z
+      .object({
+        resourceArn: arn('rds'),
+        secretArn: arn('secretsmanager'),
+        database: identifier,
+        engine: z.enum(['postgres', 'mysql']),
+      })
+      .strict(),
+    paging: z
+      .object({
+        maxRows: z.number().int().min(1).max(10_000).default(1000),
+        maxBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(900 * 1024)
+          .default(512 * 1024),
+      })
+      .strict()
+      .default({ maxRows: 1000, maxBytes: 512 * 1024 }),
+    policies: z
+      .object({
+        plaintext: rowPolicy.default('fail'),
+        undecryptable: rowPolicy.default('fail'),
+      })
+      .strict()
+      .default({ plaintext: 'fail', undecryptable: 'fail' }),
+    safetyMarginMs: z.number().int().min(1000).default(30_000),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const field = c.secretTemplate[c.dataKeyField];
+    if (!field) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dataKeyField'],
+        message: `names '${c.dataKeyField}', which is not a field of secretTemplate`,
+      });
+      return;
+    }
+    const needs: Record<string, string | undefined> = {
+      rk1: 'aes-256',
+      fernet: 'fernet',
+      'fernet-sha256': undefined,
+    };
+    const wanted = needs[c.codec];
+    if (wanted && field.kind !== wanted) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dataKeyField'],
+        message: `codec '${c.codec}' needs a data key of kind '${wanted}', got '${field.kind}'`,
+      });
+    }
+    const seen = new Set<string>();
+    for (const [i, t] of c.storedFields.entries()) {
+      const name = `${t.schema ?? ''}.${t.table}`;
+      if (seen.has(name))
+        ctx.addIssue({ code: 'custom', path: ['storedFields', i, 'table'], message: 'is listed twice' });
+      seen.add(name);
+      if (t.schema && c.dataApi.engine === 'mysql') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['storedFields', i, 'schema'],
+          message: 'is not supported with engine mysql (use dataApi.database)',
+        });
+      }
+    }
+  });
+
+/** One field of the secret template. */
+export type SecretField = z.infer<typeof secretFieldSchema>;
+/** One table whose columns hold values encrypted with the data key. */
+export type StoredTable = z.infer<typeof storedTableSchema>;
+/** Name of a ciphertext format. */
+export type CodecName = RekeyConfig['codec'];
+/** What to do with a plaintext or undecryptable stored value. */
+export type RowPolicy = z.infer<typeof rowPolicy>;
+/** The whole, validated, frozen configuration. */
+export type RekeyConfig = Readonly<z.infer<typeof configSchema>>;
+/** Configuration as written by a user (defaults not yet applied). */
+export type RekeyConfigInput = z.input<typeof configSchema>;
+
+/**
+ * Validates a configuration object and applies defaults.
+ * @throws ConfigError naming the first offending field and what it got.
+ */
+export function parseConfig(input: unknown, source = 'config'): RekeyConfig {
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const path = issue?.path.length ? issue.path.join('.') : '(top level)';
+    const got = describeValue(valueAt(input, issue?.path ?? []));
+    throw new ConfigError(`${source}: ${path} ${issue?.message ?? 'is invalid'}${got ? `, got ${got}` : ''}`);
+  }
+  return deepFreeze(result.data);
+}
+
+/**
+ * Reads the configuration from the Lambda environment: `REKEY_CONFIG` holds it as JSON (ARNs and
+ * names only, never a secret value).
+ * @throws ConfigError when the variable is missing, not JSON, or invalid.
+ */
+export function readConfig(env: Record<string, string | undefined>): RekeyConfig {
+  const raw = env.REKEY_CONFIG;
+  if (!raw) throw new ConfigError('REKEY_CONFIG must hold the rekey configuration as JSON, got nothing');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (cause) {
+    throw new ConfigError('REKEY_CONFIG must be valid JSON', { cause });
+  }
+  return parseConfig(parsed, 'REKEY_CONFIG');
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let here: unknown = input;
+  for (const key of path) {
+    if (here === null || typeof here !== 'object') return undefined;
+    here = (here as Record<PropertyKey, unknown>)[key];
+  }
+  return here;
+}
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'string') return `'${v.length > 80 ? `${v.slice(0, 80)}...` : v}'`;
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  return '';
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

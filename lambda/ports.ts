@@ -1,0 +1,85 @@
+/**
+ * The small interfaces the rotation steps run over. The Lambda, the CLI, the local endpoints and the
+ * tests each pass their own implementations.
+ */
+
+/** A version of the secret as the store describes it: id and staging labels. */
+export interface SecretVersionInfo {
+  readonly versionId: string;
+  readonly stages: readonly string[];
+}
+
+/** What DescribeSecret tells rekey about a secret. */
+export interface SecretDescription {
+  readonly arn: string;
+  readonly name: string;
+  /** `undefined` when the service leaves the field out (tolerated, as the AWS templates do). */
+  readonly rotationEnabled: boolean | undefined;
+  readonly versions: readonly SecretVersionInfo[];
+}
+
+/** A secret version with its value. `secretString` is secret: never log it. */
+export interface SecretValue {
+  readonly versionId: string;
+  readonly stages: readonly string[];
+  readonly secretString: string;
+}
+
+/** Access to Secrets Manager, reduced to what rotation needs. */
+export interface SecretsStore {
+  describe(secretId: string): Promise<SecretDescription>;
+  /** The value at a version and/or stage, or `undefined` when no such value exists (ResourceNotFound). */
+  getValue(secretId: string, at: { versionId?: string; stage?: string }): Promise<SecretValue | undefined>;
+  /** Writes the pending value; idempotent for the same token and value. */
+  putPending(secretId: string, token: string, secretString: string, rotationToken?: string): Promise<void>;
+  /** UpdateSecretVersionStage. */
+  moveStage(
+    secretId: string,
+    stage: string,
+    move: { toVersionId?: string; fromVersionId?: string },
+  ): Promise<void>;
+}
+
+/** A value passed to or read from SQL. Binary columns come back as `Uint8Array`. */
+export type SqlValue = string | number | boolean | Uint8Array | null;
+
+/** The result of one SQL statement: rows as arrays in select-list order. */
+export interface SqlResult {
+  readonly rows: readonly (readonly SqlValue[])[];
+  readonly updated: number;
+}
+
+/** Runs SQL with `:name` parameters, through the Data API or a direct connection. */
+export interface SqlRunner {
+  readonly dialect: 'postgres' | 'mysql';
+  execute(
+    sql: string,
+    params?: Readonly<Record<string, SqlValue>>,
+    transactionId?: string,
+  ): Promise<SqlResult>;
+  begin(): Promise<string>;
+  commit(transactionId: string): Promise<void>;
+  rollback(transactionId: string): Promise<void>;
+}
+
+/** Time, injected so tests never sleep. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+/** Structured log sink: one JSON object per call. Never pass a secret value or a decrypted field. */
+export interface Log {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Progress of re-encryption, for the CLI's progress bar and the demo. */
+export type ProgressSink = (event: { table: string; column: string; done: number; total: number }) => void;
+
+/** A clock over real time. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
