@@ -1,0 +1,90 @@
+import {
+  BeginTransactionCommand,
+  CommitTransactionCommand,
+  ExecuteStatementCommand,
+  type Field,
+  type RDSDataClient,
+  RollbackTransactionCommand,
+  type SqlParameter,
+} from '@aws-sdk/client-rds-data';
+import type { SqlResult, SqlRunner, SqlValue } from './ports.js';
+
+/** Where the Data API runs statements: the cluster, the credentials secret and the database. */
+export interface DataApiTarget {
+  readonly resourceArn: string;
+  readonly secretArn: string;
+  readonly database: string;
+  readonly engine: 'postgres' | 'mysql';
+}
+
+/** A SQL runner over the RDS Data API (the real service or the local endpoint: same wire). */
+export function dataApiRunner(client: RDSDataClient, target: DataApiTarget): SqlRunner {
+  const base = { resourceArn: target.resourceArn, secretArn: target.secretArn, database: target.database };
+  return {
+    dialect: target.engine,
+
+    async execute(sql, params = {}, transactionId): Promise<SqlResult> {
+      const out = await client.send(
+        new ExecuteStatementCommand({
+          ...base,
+          sql,
+          parameters: Object.entries(params).map(([name, value]) => toParameter(name, value)),
+          transactionId,
+        }),
+      );
+      return {
+        rows: (out.records ?? []).map((record) => record.map(fromField)),
+        updated: out.numberOfRecordsUpdated ?? 0,
+      };
+    },
+
+    async begin(): Promise<string> {
+      const out = await client.send(new BeginTransactionCommand(base));
+      if (!out.transactionId) throw new Error('BeginTransaction returned no transactionId');
+      return out.transactionId;
+    },
+
+    async commit(transactionId): Promise<void> {
+      await client.send(
+        new CommitTransactionCommand({
+          resourceArn: base.resourceArn,
+          secretArn: base.secretArn,
+          transactionId,
+        }),
+      );
+    },
+
+    async rollback(transactionId): Promise<void> {
+      await client.send(
+        new RollbackTransactionCommand({
+          resourceArn: base.resourceArn,
+          secretArn: base.secretArn,
+          transactionId,
+        }),
+      );
+    },
+  };
+}
+
+function toParameter(name: string, value: SqlValue): SqlParameter {
+  if (value === null) return { name, value: { isNull: true } };
+  if (typeof value === 'string') return { name, value: { stringValue: value } };
+  if (typeof value === 'boolean') return { name, value: { booleanValue: value } };
+  if (typeof value === 'number') {
+    return Number.isInteger(value)
+      ? { name, value: { longValue: value } }
+      : { name, value: { doubleValue: value } };
+  }
+  return { name, value: { blobValue: value } };
+}
+
+function fromField(field: Field): SqlValue {
+  if (field.isNull) return null;
+  if (field.stringValue !== undefined) return field.stringValue;
+  if (field.longValue !== undefined) return field.longValue;
+  if (field.doubleValue !== undefined) return field.doubleValue;
+  if (field.booleanValue !== undefined) return field.booleanValue;
+  if (field.blobValue !== undefined) return field.blobValue;
+  if (field.arrayValue !== undefined) return JSON.stringify(field.arrayValue);
+  return null;
+}

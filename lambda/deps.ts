@@ -1,0 +1,44 @@
+import { RDSDataClient } from '@aws-sdk/client-rds-data';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { RekeyConfig } from './config.js';
+import { dataApiRunner } from './data-api.js';
+import { createLog } from './log.js';
+import { type Clock, type Log, type SecretsStore, type SqlRunner, systemClock } from './ports.js';
+import { secretsManagerStore } from './secrets.js';
+
+/** The long-lived collaborators of the steps, built once per process. */
+export interface BaseDeps {
+  readonly config: RekeyConfig;
+  readonly secrets: SecretsStore;
+  readonly db: SqlRunner;
+  readonly clock: Clock;
+  readonly log: Log;
+}
+
+/**
+ * Builds the SDK clients (the one place they are made) and the stores over them. The standard
+ * `AWS_ENDPOINT_URL_SECRETS_MANAGER` / `AWS_ENDPOINT_URL_RDS_DATA` variables, or explicit endpoints,
+ * point them at the local endpoints. The Data API client makes one attempt per call: rekey's own
+ * retry owns backoff, so a retry is always a deliberate, compare-and-swap-safe one.
+ */
+export function createDeps(
+  config: RekeyConfig,
+  options: { secretsManagerEndpoint?: string; dataApiEndpoint?: string; region?: string; log?: Log } = {},
+): BaseDeps {
+  const secretsClient = new SecretsManagerClient({
+    endpoint: options.secretsManagerEndpoint,
+    region: options.region,
+  });
+  const dataClient = new RDSDataClient({
+    endpoint: options.dataApiEndpoint,
+    region: options.region,
+    maxAttempts: 1,
+  });
+  return {
+    config,
+    secrets: secretsManagerStore(secretsClient),
+    db: dataApiRunner(dataClient, config.dataApi),
+    clock: systemClock,
+    log: options.log ?? createLog(),
+  };
+}

@@ -1,0 +1,63 @@
+import type { Clock } from './ports.js';
+
+/** Names of the Data API and Secrets Manager errors that are worth another try. */
+const TRANSIENT_ERROR_NAMES = new Set([
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'DatabaseResumingException',
+  'DatabaseUnavailableException',
+  'ServiceUnavailableError',
+  'ServiceUnavailableException',
+  'InternalServerErrorException',
+  'InternalServiceError',
+  'StatementTimeoutException',
+]);
+
+/**
+ * Whether an error is transient: throttling, an auto-paused Aurora resuming, a statement timeout, or a
+ * 5xx answer. Matched by the error's name and HTTP status, never by message text.
+ */
+export function isTransient(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (TRANSIENT_ERROR_NAMES.has(error.name)) return true;
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return status !== undefined && (status >= 500 || status === 429);
+}
+
+/** How often and how long to retry. */
+export interface RetryPolicy {
+  readonly attempts: number;
+  readonly baseMs: number;
+  readonly maxMs: number;
+}
+
+/** Enough for an Aurora auto-pause to resume (tens of seconds) without hiding a real outage. */
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, baseMs: 200, maxMs: 10_000 };
+
+/**
+ * Runs `work` and retries it on transient errors with exponential backoff and full jitter. Only for
+ * work that is safe to repeat (reads, and compare-and-swap writes).
+ * @throws the last error when it is not transient or the attempts are used up.
+ */
+export async function withRetry<T>(
+  work: () => Promise<T>,
+  options: {
+    clock: Clock;
+    policy?: RetryPolicy;
+    random?: () => number;
+    onRetry?: (error: Error, attempt: number) => void;
+  },
+): Promise<T> {
+  const policy = options.policy ?? DEFAULT_RETRY;
+  const random = options.random ?? Math.random;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= policy.attempts || !isTransient(error)) throw error;
+      options.onRetry?.(error as Error, attempt);
+      const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
+      await options.clock.sleep(Math.floor(random() * ceiling));
+    }
+  }
+}
