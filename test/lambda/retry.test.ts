@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isTransient, withRetry } from '../../lambda/retry.js';
+import { fakeClock } from '../support/fake-clock.js';
+
+const named = (name: string, status?: number) =>
+  Object.assign(new Error(name), { name, ...(status ? { $metadata: { httpStatusCode: status } } : {}) });
+
+describe('retrying transient errors', () => {
+  it('knows throttling, a resuming Aurora, statement timeouts and 5xx as transient', () => {
+    for (const name of ['ThrottlingException', 'DatabaseResumingException', 'StatementTimeoutException', 'ServiceUnavailableError']) {
+      assert.ok(isTransient(named(name)), name);
+    }
+    assert.ok(isTransient(named('Whatever', 503)));
+    assert.ok(!isTransient(named('BadRequestException', 400)));
+    assert.ok(!isTransient('ThrottlingException'));
+  });
+
+  it('backs off with jitter under a ceiling and succeeds', async () => {
+    const clock = fakeClock();
+    let n = 0;
+    const result = await withRetry(
+      async () => {
+        if (++n < 4) throw named('DatabaseResumingException');
+        return 'ok';
+      },
+      { clock, random: () => 0.999, policy: { attempts: 5, baseMs: 100, maxMs: 250 } },
+    );
+    assert.equal(result, 'ok');
+    assert.deepEqual(clock.slept, [99, 199, 249]);
+  });
+
+  it('gives up after the attempts and never retries a permanent error', async () => {
+    const clock = fakeClock();
+    let n = 0;
+    await assert.rejects(
+      withRetry(async () => {
+        n++;
+        throw named('ThrottlingException');
+      }, { clock, policy: { attempts: 3, baseMs: 1, maxMs: 1 } }),
+      { name: 'ThrottlingException' },
+    );
+    assert.equal(n, 3);
+    n = 0;
+    await assert.rejects(
+      withRetry(async () => {
+        n++;
+        throw named('BadRequestException');
+      }, { clock }),
+    );
+    assert.equal(n, 1);
+  });
+});

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { beforeEach, describe, it } from 'node:test';
+import { ExecuteStatementCommand, RDSDataClient } from '@aws-sdk/client-rds-data';
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { dataApiRunner } from '../../lambda/data-api.js';
+import { secretsManagerStore } from '../../lambda/secrets.js';
+
+const sm = mockClient(SecretsManagerClient);
+const rds = mockClient(RDSDataClient);
+const ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:app-AbCdEf';
+const TARGET = {
+  resourceArn: 'arn:aws:rds:us-east-1:000000000000:cluster:app',
+  secretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf',
+  database: 'test',
+  engine: 'postgres' as const,
+};
+
+describe('the Secrets Manager store', () => {
+  beforeEach(() => sm.reset());
+  const store = () => secretsManagerStore(new SecretsManagerClient({ region: 'us-east-1' }));
+
+  it('describes versions and keeps an absent RotationEnabled as undefined', async () => {
+    sm.on(DescribeSecretCommand).resolves({ ARN, Name: 'app', VersionIdsToStages: { v1: ['AWSCURRENT'], v2: ['AWSPENDING'] } });
+    const d = await store().describe(ARN);
+    assert.equal(d.rotationEnabled, undefined);
+    assert.deepEqual(d.versions, [
+      { versionId: 'v1', stages: ['AWSCURRENT'] },
+      { versionId: 'v2', stages: ['AWSPENDING'] },
+    ]);
+  });
+
+  it('answers undefined for a value that does not exist', async () => {
+    sm.on(GetSecretValueCommand).rejects(new ResourceNotFoundException({ message: 'not found', $metadata: {} }));
+    assert.equal(await store().getValue(ARN, { versionId: 'v2', stage: 'AWSPENDING' }), undefined);
+    assert.deepEqual(sm.commandCalls(GetSecretValueCommand)[0]?.args[0].input, {
+      SecretId: ARN,
+      VersionId: 'v2',
+      VersionStage: 'AWSPENDING',
+    });
+  });
+
+  it('lets other errors through', async () => {
+    sm.on(GetSecretValueCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    await assert.rejects(store().getValue(ARN, { stage: 'AWSCURRENT' }), { name: 'AccessDeniedException' });
+  });
+
+  it('puts the pending value with the token, AWSPENDING and the RotationToken', async () => {
+    sm.on(PutSecretValueCommand).resolves({});
+    await store().putPending(ARN, 'tok', '{}', 'rt');
+    assert.deepEqual(sm.commandCalls(PutSecretValueCommand)[0]?.args[0].input, {
+      SecretId: ARN,
+      ClientRequestToken: 'tok',
+      SecretString: '{}',
+      VersionStages: ['AWSPENDING'],
+      RotationToken: 'rt',
+    });
+  });
+
+  it('moves a stage with UpdateSecretVersionStage', async () => {
+    sm.on(UpdateSecretVersionStageCommand).resolves({});
+    await store().moveStage(ARN, 'AWSCURRENT', { toVersionId: 'v2', fromVersionId: 'v1' });
+    assert.deepEqual(sm.commandCalls(UpdateSecretVersionStageCommand)[0]?.args[0].input, {
+      SecretId: ARN,
+      VersionStage: 'AWSCURRENT',
+      MoveToVersionId: 'v2',
+      RemoveFromVersionId: 'v1',
+    });
+  });
+});
+
+describe('the Data API runner', () => {
+  beforeEach(() => rds.reset());
+  const runner = () => dataApiRunner(new RDSDataClient({ region: 'us-east-1' }), TARGET);
+
+  it('sends typed named parameters and reads typed fields back', async () => {
+    rds.on(ExecuteStatementCommand).resolves({
+      records: [[{ longValue: 7 }, { stringValue: 'x' }, { isNull: true }, { blobValue: new Uint8Array([1, 2]) }, { booleanValue: true }]],
+      numberOfRecordsUpdated: 0,
+    });
+    const r = await runner().execute('SELECT :a, :b, :c, :d, :e, :f', {
+      a: 7,
+      b: 'x',
+      c: null,
+      d: new Uint8Array([1, 2]),
+      e: true,
+      f: 1.5,
+    });
+    assert.deepEqual(r.rows, [[7, 'x', null, new Uint8Array([1, 2]), true]]);
+    const input = rds.commandCalls(ExecuteStatementCommand)[0]?.args[0].input;
+    assert.equal(input?.resourceArn, TARGET.resourceArn);
+    assert.equal(input?.database, 'test');
+    assert.deepEqual(input?.parameters, [
+      { name: 'a', value: { longValue: 7 } },
+      { name: 'b', value: { stringValue: 'x' } },
+      { name: 'c', value: { isNull: true } },
+      { name: 'd', value: { blobValue: new Uint8Array([1, 2]) } },
+      { name: 'e', value: { booleanValue: true } },
+      { name: 'f', value: { doubleValue: 1.5 } },
+    ]);
+  });
+
+  it('reports how many rows a statement updated', async () => {
+    rds.on(ExecuteStatementCommand).resolves({ numberOfRecordsUpdated: 3 });
+    assert.equal((await runner().execute('UPDATE t SET c = 1')).updated, 3);
+  });
+});
