@@ -1,0 +1,56 @@
+import { RDSDataClient } from '@aws-sdk/client-rds-data';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { RekeyConfig } from '../../lambda/config.js';
+import { dataApiRunner } from '../../lambda/data-api.js';
+import type { BaseDeps } from '../../lambda/deps.js';
+import type { Clock, Log } from '../../lambda/ports.js';
+import { secretsManagerStore } from '../../lambda/secrets.js';
+
+/** Where the SDK clients go and as whom, from the standard flags. */
+export interface AwsOptions {
+  readonly region?: string;
+  readonly profile?: string;
+  readonly endpointUrl?: string;
+}
+
+/** The SDK clients the CLI uses, made in this one place. */
+export interface AwsClients {
+  readonly secretsManager: SecretsManagerClient;
+  readonly rdsData: RDSDataClient;
+}
+
+/**
+ * Makes the SDK clients. Unset options fall to the SDK's own chain (AWS_REGION, AWS_PROFILE, the config
+ * files, and the per-service AWS_ENDPOINT_URL_* variables), so the CLI behaves as AWS tools do.
+ */
+export function awsClients(options: AwsOptions): AwsClients {
+  const common = {
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.profile ? { profile: options.profile } : {}),
+    ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
+  };
+  return {
+    secretsManager: new SecretsManagerClient(common),
+    // One attempt per call, as in lambda/deps.ts: rekey's own retry owns backoff, so a retried write
+    // is always a deliberate, compare-and-swap-safe one.
+    rdsData: new RDSDataClient({ ...common, maxAttempts: 1 }),
+  };
+}
+
+/**
+ * The collaborators the rotation steps run over, built from the CLI's clients. Composed here from
+ * lambda's adapters rather than through `createDeps`, because `createDeps` has no way to pass a profile.
+ */
+export function rotationDeps(
+  config: RekeyConfig,
+  clients: AwsClients,
+  options: { readonly clock: Clock; readonly log: Log },
+): BaseDeps {
+  return {
+    config,
+    secrets: secretsManagerStore(clients.secretsManager),
+    db: dataApiRunner(clients.rdsData, config.dataApi),
+    clock: options.clock,
+    log: options.log,
+  };
+}

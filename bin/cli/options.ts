@@ -1,0 +1,60 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import type { RekeyConfig } from '../../lambda/config.js';
+import { UsageError } from './exit-codes.js';
+
+/** The flags every command takes, as AWS tools take them. */
+export interface CommonOptions {
+  readonly region?: string;
+  readonly profile?: string;
+  readonly endpointUrl?: string;
+  readonly json?: boolean;
+  readonly verbose?: boolean;
+}
+
+/** Adds `--region`, `--profile`, `--endpoint-url`, `--json` and `--verbose` to a command. */
+export function withCommonOptions(cmd: Command): Command {
+  return cmd
+    .option('--region <region>', "AWS region (default: AWS_REGION or the profile's region)")
+    .option('--profile <name>', 'named profile from the AWS config files (default: AWS_PROFILE)')
+    .option(
+      '--endpoint-url <url>',
+      'endpoint for both Secrets Manager and the RDS Data API (e.g. the local endpoints); ' +
+        'AWS_ENDPOINT_URL_SECRETS_MANAGER and AWS_ENDPOINT_URL_RDS_DATA set them one by one',
+      parseUrl,
+    )
+    .option('--json', 'print one JSON document on stdout instead of text')
+    .option('--verbose', "write the rotation steps' JSON log lines to stderr");
+}
+
+/** Parses a whole number of seconds greater than zero. */
+export function parseSeconds(value: string): number {
+  if (!/^[0-9]+$/.test(value) || Number(value) <= 0) {
+    throw new InvalidArgumentError('must be a whole number of seconds greater than 0.');
+  }
+  return Number(value);
+}
+
+function parseUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return value;
+  } catch {
+    // Falls through to the error below.
+  }
+  throw new InvalidArgumentError('must be an http:// or https:// URL.');
+}
+
+/**
+ * The secret a command acts on: `--secret-id`, else the config file's `secretId`.
+ * @throws UsageError when neither names one.
+ */
+export function secretIdFrom(flag: string | undefined, config?: RekeyConfig): string {
+  const id = flag ?? config?.secretId;
+  if (!id) throw new UsageError('--secret-id is required (or set secretId in the config file)');
+  return id;
+}
+
+/** The "Examples:" block at the end of a command's help. */
+export function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}
