@@ -1,0 +1,56 @@
+import { dataKeyFromSecretString } from '../../lambda/codecs/index.js';
+import type { RekeyConfig } from '../../lambda/config.js';
+import type { SecretDescription, SecretsStore, SecretVersionInfo } from '../../lambda/ports.js';
+import { checkSecretValue } from '../../lambda/secret-template.js';
+import type { KeyLabel, StagedKey } from './key-census.js';
+
+/** The versions that hold the rotation's labels. */
+export interface StagedVersions {
+  readonly current?: SecretVersionInfo;
+  /** AWSPENDING on a version other than AWSCURRENT: a rotation is under way or stuck. */
+  readonly pending?: SecretVersionInfo;
+  readonly previous?: SecretVersionInfo;
+}
+
+/** Finds the versions staged AWSCURRENT, AWSPENDING (on another version) and AWSPREVIOUS. */
+export function stagedVersions(description: Pick<SecretDescription, 'versions'>): StagedVersions {
+  const holding = (stage: string) => description.versions.find((v) => v.stages.includes(stage));
+  const pending = holding('AWSPENDING');
+  return {
+    current: holding('AWSCURRENT'),
+    pending: pending && !pending.stages.includes('AWSCURRENT') ? pending : undefined,
+    previous: holding('AWSPREVIOUS'),
+  };
+}
+
+/**
+ * Reads the staged versions' values and takes their data keys, as current, pending, previous. A label
+ * whose version has no value (createSecret has not run yet) is left out. The values stay in memory
+ * only; what leaves this function is keys, whose material is never printed.
+ * @throws SecretFormatError when a value does not match the template (naming the field, not the value).
+ */
+export async function loadStagedKeys(
+  secrets: SecretsStore,
+  secretId: string,
+  config: RekeyConfig,
+  versions: StagedVersions,
+): Promise<StagedKey[]> {
+  const keys: StagedKey[] = [];
+  const labels: [KeyLabel, SecretVersionInfo | undefined, string][] = [
+    ['current', versions.current, 'AWSCURRENT'],
+    ['pending', versions.pending, 'AWSPENDING'],
+    ['previous', versions.previous, 'AWSPREVIOUS'],
+  ];
+  for (const [label, version, stage] of labels) {
+    if (!version) continue;
+    const value = await secrets.getValue(secretId, { versionId: version.versionId, stage });
+    if (!value) continue;
+    checkSecretValue(value.secretString, config.secretTemplate, `${stage} version ${version.versionId}`);
+    keys.push({
+      label,
+      versionId: version.versionId,
+      key: dataKeyFromSecretString(value.secretString, config.dataKeyField, config.codec),
+    });
+  }
+  return keys;
+}
