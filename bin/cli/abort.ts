@@ -1,18 +1,16 @@
 import type { Command } from 'commander';
-import { codecFor } from '../../lambda/codecs/index.js';
-import type { Codec } from '../../lambda/codecs/types.js';
 import { RotationStateError } from '../../lambda/errors.js';
 import { reencrypt } from '../../lambda/reencrypt.js';
 import { awsClients, rotationDeps } from './clients.js';
 import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';
 import { EXIT, RotationFailedError } from './exit-codes.js';
-import { type CensusDeps, type StagedKey, takeCensus } from './key-census.js';
+import { type CensusDeps, keyIdsOf, type StagedValue, takeCensus } from './key-census.js';
 import { cliLog } from './log.js';
 import { type CommonOptions, examples, secretIdFrom, withCommonOptions } from './options.js';
 import { type ProgressReporter, progressReporter } from './progress.js';
 import { CLI_DEADLINE_MS } from './resume.js';
-import { loadStagedKeys, stagedVersions } from './staged-keys.js';
+import { loadStagedValues, stagedVersions } from './staged-keys.js';
 
 interface AbortOptions extends CommonOptions {
   readonly secretId?: string;
@@ -65,11 +63,16 @@ export function registerAbort(program: Command, ctx: CommandContext): void {
       const text = (...lines: string[]) => {
         if (!options.json) printLines(ctx, ...lines);
       };
-      const keys = await loadStagedKeys(deps.secrets, secretId, config, versions);
-      const currentKey = keys.find((k) => k.label === 'current');
-      const pendingKey = keys.find((k) => k.label === 'pending');
-      if (!currentKey) throw new RotationStateError(`secret ${secretId} has no AWSCURRENT value`);
-      const codec = codecFor(config.codec);
+      const staged = await loadStagedValues(deps.secrets, secretId, config, versions);
+      const currentValue = staged.find((k) => k.label === 'current');
+      const pendingValue = staged.find((k) => k.label === 'pending');
+      if (!currentValue) throw new RotationStateError(`secret ${secretId} has no AWSCURRENT value`);
+      // Two versions can hold the same keys (the service's configuration test): nothing to move then.
+      const sameKeys =
+        pendingValue !== undefined &&
+        keyIdsOf(config, pendingValue.secretString).join() ===
+          keyIdsOf(config, currentValue.secretString).join();
+      const movable = pendingValue !== undefined && !sameKeys ? pendingValue : undefined;
       const scan: CensusDeps = {
         ...deps,
         deadline: clock.now() + CLI_DEADLINE_MS,
@@ -77,12 +80,12 @@ export function registerAbort(program: Command, ctx: CommandContext): void {
       };
       const progress = progressReporter(ctx.io.stderr);
       let movedBack = 0;
-      if (pendingKey && pendingKey.key.kid !== currentKey.key.kid) {
+      if (movable) {
         text(
           `moving rows under the pending key (version ${pending.versionId}) back to the current key (version ${current.versionId})`,
         );
-        movedBack += await moveBack(codec, currentKey, pendingKey, scan, progress);
-        const left = await rowsUnder(codec, keys, scan);
+        movedBack += await moveBack(currentValue, movable, scan, progress);
+        const left = await rowsUnder(staged, scan);
         if (left > 0) {
           throw new RotationFailedError(
             `${left} rows are still under the pending key (is a rotation step still running?); AWSPENDING was left in place: run \`rekey abort\` again`,
@@ -91,20 +94,20 @@ export function registerAbort(program: Command, ctx: CommandContext): void {
         text(`verified: no stored value is under the pending key (${movedBack} moved back)`);
       } else {
         text(
-          pendingKey
+          pendingValue
             ? 'the pending version holds the current key: no row to move'
             : 'the pending version has no value yet: no row can be under its key',
         );
       }
       await deps.secrets.moveStage(secretId, 'AWSPENDING', { fromVersionId: pending.versionId });
       text(`removed AWSPENDING from version ${pending.versionId}`);
-      if (pendingKey && pendingKey.key.kid !== currentKey.key.kid) {
+      if (movable) {
         // A rotation step that was still running may have moved rows after the count above; with the
         // label gone they would be under an unstaged key, so look once more and bring them back.
-        const late = await rowsUnder(codec, keys, scan);
+        const late = await rowsUnder(staged, scan);
         if (late > 0) {
-          movedBack += await moveBack(codec, currentKey, pendingKey, scan, progress);
-          const left = await rowsUnder(codec, keys, scan);
+          movedBack += await moveBack(currentValue, movable, scan, progress);
+          const left = await rowsUnder(staged, scan);
           throw new RotationFailedError(
             `${late} rows were moved to the pending key while abort ran (a rotation step was still running); ` +
               `they were moved back after AWSPENDING was removed${left > 0 ? `, but ${left} are still under it` : ''}. ` +
@@ -128,15 +131,14 @@ export function registerAbort(program: Command, ctx: CommandContext): void {
 
 /** Re-encrypts rows under the pending key with the current key; returns how many were rewritten. */
 async function moveBack(
-  codec: Codec,
-  current: StagedKey,
-  pending: StagedKey,
+  current: StagedValue,
+  pending: StagedValue,
   deps: CensusDeps,
   progress: ProgressReporter,
 ): Promise<number> {
   try {
     const report = await reencrypt(
-      { codec, target: current.key, sources: [pending.key] },
+      { target: current.secretString, sources: [pending.secretString] },
       { ...deps, progress: progress.phase('abort') },
     );
     return report.columns.reduce((s, c) => s + c.rewritten, 0);
@@ -146,7 +148,7 @@ async function moveBack(
 }
 
 /** Stored values under the pending key, counted per label (current first, so shared keys do not count). */
-async function rowsUnder(codec: Codec, keys: readonly StagedKey[], deps: CensusDeps): Promise<number> {
-  const census = await takeCensus(codec, keys, { ...deps, progress: undefined });
+async function rowsUnder(staged: readonly StagedValue[], deps: CensusDeps): Promise<number> {
+  const census = await takeCensus(staged, { ...deps, progress: undefined });
   return census.reduce((s, c) => s + c.pending, 0);
 }

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { PutSecretValueCommand, ResourceNotFoundException } from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
-import { codecFor, dataKeyFromSecretString } from '../../lambda/codecs/index.js';
 import type { RekeyConfig } from '../../lambda/config.js';
 import { RotationStateError, SecretFormatError } from '../../lambda/errors.js';
 import type { SecretDescription, SecretsStore } from '../../lambda/ports.js';
@@ -12,7 +11,7 @@ import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import type { Input } from './io.js';
-import { takeCensus, totalOf } from './key-census.js';
+import { keyIdsOf, takeCensus, totalOf } from './key-census.js';
 import { cliLog } from './log.js';
 import { type CommonOptions, examples, secretIdFrom, withCommonOptions } from './options.js';
 import { progressReporter } from './progress.js';
@@ -35,8 +34,8 @@ export interface InitReport {
   readonly versionId: string;
   readonly adopted: boolean;
   readonly fields: readonly string[];
-  /** The data key's public id (the rk1 prefix, or the codec's key id). */
-  readonly keyId: string;
+  /** The data keys' public ids (the rk1 prefix, or the codec's key id), one per codec and key field. */
+  readonly keyIds: readonly string[];
   /** Stored values the new value can read, and the ones it cannot. */
   readonly rows: { readonly readable: number; readonly plaintext: number; readonly unreadable: number };
   /** The version that was AWSCURRENT before, when --force replaced it. */
@@ -95,10 +94,8 @@ export function registerInit(program: Command, ctx: CommandContext): void {
       const adopted =
         options.adoptKeyFile === undefined ? undefined : await readAdoptedKey(options.adoptKeyFile, ctx);
       const value = composeValue(config, carryOver, adopted);
-      const key = dataKeyFromSecretString(value, config.dataKeyField, config.codec);
-      const codec = codecFor(config.codec);
       const progress = progressReporter(ctx.io.stderr);
-      const census = await takeCensus(codec, [{ label: 'current', versionId: '(new)', key }], {
+      const census = await takeCensus([{ label: 'current', versionId: '(new)', secretString: value }], {
         ...deps,
         deadline: clock.now() + CLI_DEADLINE_MS,
         progress: progress.phase('checking stored values'),
@@ -133,7 +130,7 @@ export function registerInit(program: Command, ctx: CommandContext): void {
         versionId,
         adopted: adopted !== undefined,
         fields: Object.keys(JSON.parse(value) as Record<string, unknown>),
-        keyId: codec.sqlPrefix(key) ?? key.kid,
+        keyIds: keyIdsOf(config, value),
         rows: { readable: total.current, plaintext: total.plaintext, unreadable: total.unknown },
         replacedVersionId: current?.versionId,
       };
@@ -192,13 +189,17 @@ function composeValue(
   adopted: string | undefined,
 ): string {
   const value = JSON.parse(generateSecretValue(config.secretTemplate, carryOver)) as Record<string, unknown>;
-  if (adopted !== undefined) value[config.dataKeyField] = adopted;
+  if (adopted === undefined) return JSON.stringify(value);
+  value[config.dataKeyField] = adopted;
   const text = JSON.stringify(value);
-  checkSecretValue(
-    text,
-    config.secretTemplate,
-    adopted === undefined ? 'the generated value' : 'the adopted key',
-  );
+  try {
+    checkSecretValue(text, config.secretTemplate, 'the adopted key');
+    keyIdsOf(config, text);
+  } catch (error) {
+    // A key that does not fit is bad input, like a bad flag; the message names the field, not the key.
+    if (error instanceof SecretFormatError) throw new UsageError(error.message, { cause: error });
+    throw error;
+  }
   return text;
 }
 
@@ -265,7 +266,7 @@ function renderInit(r: InitReport): string[] {
   const lines = [
     `wrote version ${r.versionId} as AWSCURRENT of ${r.secretId}`,
     `  fields: ${r.fields.join(', ')}${r.adopted ? ' (data key adopted)' : ''}`,
-    `  data key id: ${r.keyId}`,
+    `  data key id: ${r.keyIds.join(', ')}`,
     `  stored values readable with it: ${r.rows.readable}`,
   ];
   if (r.rows.plaintext > 0)

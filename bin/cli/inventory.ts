@@ -1,16 +1,15 @@
 import type { Command } from 'commander';
-import { codecFor } from '../../lambda/codecs/index.js';
 import { awsClients, rotationDeps } from './clients.js';
 import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { table } from './format.js';
-import { type ColumnCensus, takeCensus, totalOf } from './key-census.js';
+import { type CensusTotal, type ColumnCensus, keyIdsOf, takeCensus, totalOf } from './key-census.js';
 import { cliLog } from './log.js';
 import { type CommonOptions, examples, secretIdFrom, withCommonOptions } from './options.js';
 import { progressReporter } from './progress.js';
 import { CLI_DEADLINE_MS } from './resume.js';
-import { loadStagedKeys, stagedVersions } from './staged-keys.js';
+import { loadStagedValues, stagedVersions } from './staged-keys.js';
 
 interface InventoryOptions extends CommonOptions {
   readonly secretId?: string;
@@ -21,9 +20,14 @@ interface InventoryOptions extends CommonOptions {
 export interface InventoryReport {
   readonly secretId: string;
   readonly codec: string;
-  readonly keys: readonly { readonly label: string; readonly versionId: string; readonly keyId: string }[];
+  /** Per staged version, the public ids of its data keys (one per codec and key field the tables use). */
+  readonly keys: readonly {
+    readonly label: string;
+    readonly versionId: string;
+    readonly keyIds: readonly string[];
+  }[];
   readonly columns: readonly ColumnCensus[];
-  readonly total: Omit<ColumnCensus, 'table' | 'column'>;
+  readonly total: CensusTotal;
 }
 
 /** `rekey inventory`: read-only count of stored values by the key version they are under. */
@@ -56,10 +60,9 @@ export function registerInventory(program: Command, ctx: CommandContext): void {
       const log = cliLog(ctx.io.stderr, options.verbose, clock.now);
       const deps = rotationDeps(config, awsClients(options), { clock, log });
       const versions = stagedVersions(await deps.secrets.describe(secretId));
-      const staged = await loadStagedKeys(deps.secrets, secretId, config, versions);
-      const codec = codecFor(config.codec);
+      const staged = await loadStagedValues(deps.secrets, secretId, config, versions);
       const progress = progressReporter(ctx.io.stderr);
-      const columns = await takeCensus(codec, staged, {
+      const columns = await takeCensus(staged, {
         ...deps,
         deadline: clock.now() + CLI_DEADLINE_MS,
         logFields: { step: 'inventory', secretId },
@@ -71,7 +74,7 @@ export function registerInventory(program: Command, ctx: CommandContext): void {
         keys: staged.map((s) => ({
           label: s.label,
           versionId: s.versionId,
-          keyId: codec.sqlPrefix(s.key) ?? s.key.kid,
+          keyIds: keyIdsOf(config, s.secretString),
         })),
         columns,
         total: totalOf(columns),
@@ -88,14 +91,30 @@ function renderInventory(
 ): string[] {
   const lines = [`secret ${r.secretId}, codec ${r.codec}`];
   if (r.keys.length === 0) lines.push('  no staged version has a value yet');
-  for (const k of r.keys) lines.push(`  ${k.label.padEnd(8)}  key ${k.keyId}  version ${k.versionId}`);
-  const row = (name: string, c: Omit<ColumnCensus, 'table' | 'column'>) =>
-    [name, c.rows, c.current, c.pending, c.previous, c.unknown, c.plaintext, c.nulls].map(String);
+  for (const k of r.keys)
+    lines.push(`  ${k.label.padEnd(8)}  key ${k.keyIds.join(', ')}  version ${k.versionId}`);
+  // The codec column only earns its place when tables use different formats.
+  const mixed = new Set(r.columns.map((c) => c.codec)).size > 1;
+  const row = (name: string, codec: string, c: CensusTotal) => [
+    name,
+    ...(mixed ? [codec] : []),
+    ...[c.rows, c.current, c.pending, c.previous, c.unknown, c.plaintext, c.nulls].map(String),
+  ];
   lines.push(
     '',
     table(
-      ['COLUMN', 'ROWS', 'CURRENT', 'PENDING', 'PREVIOUS', 'UNKNOWN', 'PLAINTEXT', 'NULL'],
-      [...r.columns.map((c) => row(`${c.table}.${c.column}`, c)), row('total', r.total)],
+      [
+        'COLUMN',
+        ...(mixed ? ['CODEC'] : []),
+        'ROWS',
+        'CURRENT',
+        'PENDING',
+        'PREVIOUS',
+        'UNKNOWN',
+        'PLAINTEXT',
+        'NULL',
+      ],
+      [...r.columns.map((c) => row(`${c.table}.${c.column}`, c.codec, c)), row('total', '', r.total)],
     ),
   );
   for (const [prefix, n] of Object.entries(r.total.unknownKeys))

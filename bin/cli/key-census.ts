@@ -1,25 +1,30 @@
+import { codecFor, dataKeyFromSecretString } from '../../lambda/codecs/index.js';
 import type { Codec, DataKey } from '../../lambda/codecs/types.js';
-import type { RekeyConfig } from '../../lambda/config.js';
+import { type CodecName, type RekeyConfig, type StoredTable, tableCodec } from '../../lambda/config.js';
 import type { ProgressSink, SqlRunner } from '../../lambda/ports.js';
 import { openTables } from '../../lambda/reencrypt.js';
 import { retried, type ScanDeps, scanColumn } from '../../lambda/scan.js';
 import { generateSecretValue } from '../../lambda/secret-template.js';
 import { asText, quoteIdentifier, type TableSql } from '../../lambda/sql.js';
 
-/** The staging label a key is known by. */
+/** The staging label a version is known by. */
 export type KeyLabel = 'current' | 'pending' | 'previous';
 
-/** A key of a staged version. `key.material` is secret; only `kid` and the labels are ever printed. */
-export interface StagedKey {
+/**
+ * A staged version's value. `secretString` is secret: it never leaves the process; only key ids
+ * (public, derived one way) and version ids are printed.
+ */
+export interface StagedValue {
   readonly label: KeyLabel;
   readonly versionId: string;
-  readonly key: DataKey;
+  readonly secretString: string;
 }
 
 /** Rows of one column by the key they are under. Counts only: never a value. */
 export interface ColumnCensus {
   readonly table: string;
   readonly column: string;
+  readonly codec: CodecName;
   /** Every row of the table, NULL or not. */
   rows: number;
   nulls: number;
@@ -34,72 +39,116 @@ export interface ColumnCensus {
   readonly unknownKeys: Record<string, number>;
 }
 
+/** Counts added up over columns. */
+export type CensusTotal = Omit<ColumnCensus, 'table' | 'column' | 'codec'>;
+
 /** What a census needs: the scan collaborators, the database, and an optional progress sink. */
 export interface CensusDeps extends ScanDeps {
   readonly db: SqlRunner;
   readonly progress?: ProgressSink;
 }
 
+/** Options of a census. */
+export interface CensusOptions {
+  /** Only count tables whose codec has a key id in clear text (cheap aggregate queries, no scan). */
+  readonly prefixOnly?: boolean;
+}
+
 /**
- * Counts the rows of every configured column by key version. Read-only. With a key id in clear text
- * (rk1) it is a few aggregate queries per column; otherwise (Fernet) it reads every value and asks the
- * codec which key wrote it. When two labels share a key, rows count under the first of `staged`, so
- * pass them as current, pending, previous.
+ * Counts the rows of every configured column by staged version, with each table's own codec and data
+ * key field. Read-only. With a key id in clear text (rk1) it is a few aggregate queries per column;
+ * otherwise (Fernet) it reads every value and asks the codec which key wrote it. When two labels hold
+ * the same key, rows count under the first of `staged`, so pass them as current, pending, previous.
  */
 export async function takeCensus(
-  codec: Codec,
-  staged: readonly StagedKey[],
+  staged: readonly StagedValue[],
   deps: CensusDeps,
+  options: CensusOptions = {},
 ): Promise<ColumnCensus[]> {
-  const tables = await openTables(deps.db, deps.config);
   const result: ColumnCensus[] = [];
-  const byPrefix = codec.formatPrefix !== undefined;
-  const work: { table: TableSql; column: string; nonNull: number; avgBytes: number }[] = [];
-  for (const table of tables) {
+  const scans: { table: TableSql; keys: LabelledKeys; column: string; nonNull: number; avgBytes: number }[] =
+    [];
+  for (const table of await openTables(deps.db, deps.config)) {
+    const keys = labelledKeys(deps.config, table.table, staged);
+    if (options.prefixOnly && !keys.codec.formatPrefix) continue;
     const rows = await countRows(deps, table);
     for (const column of table.table.columns) {
       const stats = await retried(deps, () => table.stats(column));
-      work.push({ table, column, nonNull: stats.rows, avgBytes: stats.avgBytes });
-      result.push(emptyCensus(table.name, column, rows, rows - stats.rows));
+      const census = emptyCensus(table.name, column, keys.name, rows, rows - stats.rows);
+      result.push(census);
+      if (keys.codec.formatPrefix) await countByPrefix(keys, deps, table, column, stats.rows, census);
+      else scans.push({ table, keys, column, nonNull: stats.rows, avgBytes: stats.avgBytes });
     }
   }
-  const progress = { done: 0, total: work.reduce((s, w) => s + w.nonNull, 0) };
-  for (const [i, w] of work.entries()) {
-    const census = result[i] as ColumnCensus;
-    if (byPrefix) await countByPrefix(codec, staged, deps, w, census);
-    else await classifyAll(codec, staged, deps, w, census, progress);
+  const progress = { done: 0, total: scans.reduce((s, w) => s + w.nonNull, 0) };
+  for (const w of scans) {
+    const census = result.find((c) => c.table === w.table.name && c.column === w.column) as ColumnCensus;
+    await classifyAll(w.keys, deps, w.table, w.column, w.avgBytes, census, progress);
   }
   return result;
 }
 
-/** Adds up columns, e.g. for a total line. */
-export function totalOf(columns: readonly ColumnCensus[]): Omit<ColumnCensus, 'table' | 'column'> {
-  const total = emptyCensus('', '', 0, 0);
+/** Adds up columns, for a total line. */
+export function totalOf(columns: readonly ColumnCensus[]): CensusTotal {
+  const { table: _t, column: _c, codec: _k, ...total } = emptyCensus('', '', 'rk1', 0, 0);
   for (const c of columns) {
     for (const k of ['rows', 'nulls', 'current', 'pending', 'previous', 'unknown', 'plaintext'] as const)
       total[k] += c[k];
     for (const [prefix, n] of Object.entries(c.unknownKeys))
       total.unknownKeys[prefix] = (total.unknownKeys[prefix] ?? 0) + n;
   }
-  const { table: _t, column: _c, ...rest } = total;
-  return rest;
+  return total;
+}
+
+/**
+ * The public ids of a value's data keys, one per distinct codec and data key field the tables use:
+ * the rk1 prefix (`rk1:xxxxxxxx:`), or the codec's key id.
+ */
+export function keyIdsOf(config: RekeyConfig, secretString: string): string[] {
+  const ids = new Set<string>();
+  for (const table of config.storedFields) {
+    const { codec, dataKeyField } = tableCodec(config, table);
+    const key = dataKeyFromSecretString(secretString, dataKeyField, codec);
+    ids.add(codecFor(codec).sqlPrefix(key) ?? key.kid);
+  }
+  return [...ids];
+}
+
+interface LabelledKeys {
+  readonly name: CodecName;
+  readonly codec: Codec;
+  readonly keys: readonly { readonly label: KeyLabel; readonly key: DataKey }[];
+  /** Any key of the codec, to learn the length of its key prefix when nothing is staged. */
+  readonly sample: DataKey;
+}
+
+function labelledKeys(config: RekeyConfig, table: StoredTable, staged: readonly StagedValue[]): LabelledKeys {
+  const { codec, dataKeyField } = tableCodec(config, table);
+  const keys = staged.map((s) => ({
+    label: s.label,
+    key: dataKeyFromSecretString(s.secretString, dataKeyField, codec),
+  }));
+  const sample =
+    keys[0]?.key ?? dataKeyFromSecretString(generateSecretValue(config.secretTemplate), dataKeyField, codec);
+  return { name: codec, codec: codecFor(codec), keys, sample };
 }
 
 async function countByPrefix(
-  codec: Codec,
-  staged: readonly StagedKey[],
+  keys: LabelledKeys,
   deps: CensusDeps,
-  w: { table: TableSql; column: string; nonNull: number },
+  table: TableSql,
+  column: string,
+  nonNull: number,
   census: ColumnCensus,
 ): Promise<void> {
-  const formatPrefix = codec.formatPrefix as string;
+  const { codec } = keys;
   const labels = new Map<string, KeyLabel>();
-  for (const s of staged) {
-    const prefix = codec.sqlPrefix(s.key);
-    if (prefix !== undefined && !labels.has(prefix)) labels.set(prefix, s.label);
+  for (const { label, key } of keys.keys) {
+    const prefix = codec.sqlPrefix(key);
+    if (prefix !== undefined && !labels.has(prefix)) labels.set(prefix, label);
   }
-  const length = codec.sqlPrefix(staged[0]?.key ?? throwawayKey(codec, deps.config))?.length ?? 0;
-  const counts = await retried(deps, () => w.table.countByPrefix(w.column, formatPrefix, length));
+  const length = codec.sqlPrefix(keys.sample)?.length ?? 0;
+  const counts = await retried(deps, () => table.countByPrefix(column, codec.formatPrefix as string, length));
   let inFormat = 0;
   for (const [prefix, n] of counts) {
     inFormat += n;
@@ -110,43 +159,33 @@ async function countByPrefix(
       census.unknownKeys[prefix] = (census.unknownKeys[prefix] ?? 0) + n;
     }
   }
-  census.plaintext = w.nonNull - inFormat;
+  census.plaintext = nonNull - inFormat;
 }
 
 async function classifyAll(
-  codec: Codec,
-  staged: readonly StagedKey[],
+  keys: LabelledKeys,
   deps: CensusDeps,
-  w: { table: TableSql; column: string; avgBytes: number },
+  table: TableSql,
+  column: string,
+  avgBytes: number,
   census: ColumnCensus,
   progress: { done: number; readonly total: number },
 ): Promise<void> {
-  const keys = staged.map((s) => s.key);
-  const where = { table: w.table.table.table, column: w.column };
-  await scanColumn(
-    deps,
-    w.table,
-    w.column,
-    { avgBytes: w.avgBytes, skipPrefix: undefined, progress },
-    async (rows) => {
-      for (const row of rows) {
-        const found = codec.classify(asText(row.value), keys, where);
-        if (found.kind === 'plaintext') census.plaintext++;
-        else if (found.kind === 'key') {
-          const label = staged.find((s) => s.key.kid === found.key.kid)?.label;
-          if (label) census[label]++;
-          else census.unknown++;
-        } else census.unknown++;
-      }
-      deps.progress?.({
-        table: w.table.name,
-        column: w.column,
-        done: progress.done + rows.length,
-        total: progress.total,
-      });
-      return { classified: rows.length };
-    },
-  );
+  const all = keys.keys.map((k) => k.key);
+  const where = { table: table.table.table, column };
+  await scanColumn(deps, table, column, { avgBytes, skipPrefix: undefined, progress }, async (rows) => {
+    for (const row of rows) {
+      const found = keys.codec.classify(asText(row.value), all, where);
+      if (found.kind === 'plaintext') census.plaintext++;
+      else if (found.kind === 'key') {
+        const label = keys.keys.find((k) => k.key.kid === found.key.kid)?.label;
+        if (label) census[label]++;
+        else census.unknown++;
+      } else census.unknown++;
+    }
+    deps.progress?.({ table: table.name, column, done: progress.done + rows.length, total: progress.total });
+    return { classified: rows.length };
+  });
 }
 
 /**
@@ -161,16 +200,17 @@ async function countRows(deps: CensusDeps, table: TableSql): Promise<number> {
   return Number(result.rows[0]?.[0] ?? 0);
 }
 
-/** A key that no version holds, only to learn the length of the codec's key prefix. */
-function throwawayKey(codec: Codec, config: RekeyConfig): DataKey {
-  const value = JSON.parse(generateSecretValue(config.secretTemplate)) as Record<string, string>;
-  return codec.deriveKey(value[config.dataKeyField] as string);
-}
-
-function emptyCensus(table: string, column: string, rows: number, nulls: number): ColumnCensus {
+function emptyCensus(
+  table: string,
+  column: string,
+  codec: CodecName,
+  rows: number,
+  nulls: number,
+): ColumnCensus {
   return {
     table,
     column,
+    codec,
     rows,
     nulls,
     current: 0,

@@ -177,9 +177,10 @@ async function follow(
         seenPending = true;
         see({ event: 'pending', message: `pending value created: version ${versionId} is AWSPENDING` });
       }
-      const rows = await counter?.count();
-      if (rows && 'note' in rows) see({ event: 'note', message: rows.note });
-      else if (rows && `${rows.done}/${rows.total}` !== lastRows) {
+      const counted = await counter?.count();
+      if (counted?.note) see({ event: 'note', message: counted.note });
+      const rows = counted?.rows;
+      if (rows && `${rows.done}/${rows.total}` !== lastRows) {
         lastRows = `${rows.done}/${rows.total}`;
         see({ event: 'rows', message: `rows under the new key: ${lastRows}`, rows });
       }

@@ -1,8 +1,7 @@
-import { dataKeyFromSecretString } from '../../lambda/codecs/index.js';
 import type { RekeyConfig } from '../../lambda/config.js';
 import type { SecretDescription, SecretsStore, SecretVersionInfo } from '../../lambda/ports.js';
 import { checkSecretValue } from '../../lambda/secret-template.js';
-import type { KeyLabel, StagedKey } from './key-census.js';
+import type { KeyLabel, StagedValue } from './key-census.js';
 
 /** The versions that hold the rotation's labels. */
 export interface StagedVersions {
@@ -24,18 +23,18 @@ export function stagedVersions(description: Pick<SecretDescription, 'versions'>)
 }
 
 /**
- * Reads the staged versions' values and takes their data keys, as current, pending, previous. A label
- * whose version has no value (createSecret has not run yet) is left out. The values stay in memory
- * only; what leaves this function is keys, whose material is never printed.
+ * Reads the staged versions' values, as current, pending, previous, each checked against the template.
+ * A label whose version has no value (createSecret has not run yet) is left out. The values stay in
+ * this process; only key ids derived from them are ever printed.
  * @throws SecretFormatError when a value does not match the template (naming the field, not the value).
  */
-export async function loadStagedKeys(
+export async function loadStagedValues(
   secrets: SecretsStore,
   secretId: string,
   config: RekeyConfig,
   versions: StagedVersions,
-): Promise<StagedKey[]> {
-  const keys: StagedKey[] = [];
+): Promise<StagedValue[]> {
+  const staged: StagedValue[] = [];
   const labels: [KeyLabel, SecretVersionInfo | undefined, string][] = [
     ['current', versions.current, 'AWSCURRENT'],
     ['pending', versions.pending, 'AWSPENDING'],
@@ -46,11 +45,7 @@ export async function loadStagedKeys(
     const value = await secrets.getValue(secretId, { versionId: version.versionId, stage });
     if (!value) continue;
     checkSecretValue(value.secretString, config.secretTemplate, `${stage} version ${version.versionId}`);
-    keys.push({
-      label,
-      versionId: version.versionId,
-      key: dataKeyFromSecretString(value.secretString, config.dataKeyField, config.codec),
-    });
+    staged.push({ label, versionId: version.versionId, secretString: value.secretString });
   }
-  return keys;
+  return staged;
 }
