@@ -107,4 +107,16 @@ describe('rekey (the program)', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /unknown command 'rotate'/);
   });
+
+  it('shows the help on stderr and exits 2 when no command is given', async () => {
+    const r = await rekey([]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /Usage: rekey/);
+  });
+
+  it('prints its version and exits 0', async () => {
+    const r = await rekey(['--version']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^\d+\.\d+\.\d+\n$/);
+  });
 });

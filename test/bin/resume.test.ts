@@ -72,4 +72,17 @@ describe('rekey resume', () => {
     assert.deepEqual(w.secrets.stagesOf(PENDING), ['AWSPENDING']);
     assertNoSecrets(r.all);
   });
+
+  it("writes the steps' JSON log lines to stderr with --verbose, still without a secret", async () => {
+    w.secrets.add(RK1_SECRET_B, ['AWSPENDING'], PENDING);
+    const r = await rekey(['resume', ...w.args, '--verbose']);
+    assert.equal(r.code, 0, r.stderr);
+    const logs = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
+    assert.ok(logs.some((l) => l.message === 'setSecret done' && l.versionId === PENDING));
+    assert.ok(logs.some((l) => l.message === 'page' && typeof l.rows === 'number'));
+    assertNoSecrets(r.all);
+  });
 });

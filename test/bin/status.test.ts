@@ -163,4 +163,17 @@ describe('rekey status', () => {
     );
     assert.equal(r.stdout, '');
   });
+
+  it('adds the stack to the error only when REKEY_DEBUG=1', async () => {
+    sm.on(DescribeSecretCommand).rejects(new TypeError('boom'));
+    const quiet = await rekey(['status', '--secret-id', 'app']);
+    assert.equal(quiet.stderr, 'error: TypeError: boom\n');
+    process.env.REKEY_DEBUG = '1';
+    try {
+      const loud = await rekey(['status', '--secret-id', 'app']);
+      assert.match(loud.stderr, /^error: TypeError: boom\nTypeError: boom\n\s+at /);
+    } finally {
+      delete process.env.REKEY_DEBUG;
+    }
+  });
 });
