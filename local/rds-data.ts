@@ -1,0 +1,140 @@
+import { createServer } from 'node:http';
+import { type LocalClock, realSleep, type Sleep, systemClock } from './clock.js';
+import { createEngine, type EngineSpec } from './engines/create.js';
+import type { Engine } from './engines/types.js';
+import { FaultInjector, type FaultOptions } from './faults.js';
+import { closeServer, listen } from './http.js';
+import { createDataApiHandler, type DataApiStats, emptyStats } from './rds-data/http.js';
+import { type DataApiLimits, DataApiService } from './rds-data/service.js';
+import type { TransactionTimeouts } from './rds-data/transactions.js';
+
+/** How the local Data API behaves. */
+export interface DataApiOptions {
+  /** The database it runs statements on. */
+  readonly engine: Engine;
+  /** Time for transaction expiry. @default the system clock */
+  readonly clock?: LocalClock;
+  /** Delay added to every call, modelling the network round trip. @default 0 */
+  readonly latencyMs?: number;
+  /** How latency is waited out (tests pass one that records instead of sleeping). @default a timer */
+  readonly sleep?: Sleep;
+  /** Injected failures. @default none */
+  readonly faults?: FaultOptions;
+  /** Size limits. @default the service's: 1 MiB responses, 64 KB rows, 4 MiB requests */
+  readonly limits?: Partial<DataApiLimits>;
+  /** Transaction timeouts. @default 3 minutes idle, 24 hours in all */
+  readonly transactionTimeouts?: Partial<TransactionTimeouts>;
+}
+
+/** The local RDS Data API: the service, its HTTP handler, and the knobs tests and benchmarks turn. */
+export class LocalDataApi {
+  readonly service: DataApiService;
+  /** The node:http request listener speaking the Data API's REST JSON protocol. */
+  readonly handler: ReturnType<typeof createDataApiHandler>;
+  private counters: DataApiStats = emptyStats();
+  private latency: number;
+  private injector: FaultInjector | undefined;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(options: DataApiOptions) {
+    const clock = options.clock ?? systemClock;
+    this.service = new DataApiService({
+      engine: options.engine,
+      clock,
+      ...(options.limits ? { limits: options.limits } : {}),
+      ...(options.transactionTimeouts ? { transactionTimeouts: options.transactionTimeouts } : {}),
+    });
+    this.latency = checkLatency(options.latencyMs ?? 0);
+    this.injector = options.faults ? new FaultInjector(options.faults) : undefined;
+    this.handler = createDataApiHandler({
+      service: this.service,
+      stats: () => this.counters,
+      sleep: options.sleep ?? realSleep,
+      latencyMs: () => this.latency,
+      faults: () => this.injector,
+    });
+    // Abandoned transactions must give their connection back even when no call comes to expire them.
+    this.sweeper = setInterval(() => void this.service.transactions.expire(), 10_000);
+    this.sweeper.unref();
+  }
+
+  /** A snapshot of the counters since start or the last reset. */
+  stats(): DataApiStats {
+    return structuredClone(this.counters);
+  }
+
+  /** Zeroes the counters. */
+  resetStats(): void {
+    this.counters = emptyStats();
+  }
+
+  /**
+   * Changes the per-call latency.
+   * @throws RangeError for a negative or non-finite value.
+   */
+  setLatency(ms: number): void {
+    this.latency = checkLatency(ms);
+  }
+
+  /** Replaces the fault plan (call numbering starts again); `undefined` turns faults off. */
+  setFaults(options: FaultOptions | undefined): void {
+    this.injector = options ? new FaultInjector(options) : undefined;
+  }
+
+  /** Rolls back open transactions. The engine stays open: its owner closes it. */
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    await this.service.transactions.closeAll();
+  }
+}
+
+function checkLatency(ms: number): number {
+  if (!Number.isFinite(ms) || ms < 0)
+    throw new RangeError(`latencyMs must be a non-negative number, got ${ms}`);
+  return ms;
+}
+
+/** A running standalone Data API endpoint. */
+export interface RunningDataApi {
+  readonly url: string;
+  readonly dataApi: LocalDataApi;
+  readonly engine: Engine;
+  /** Stops the server, rolls back open transactions, and closes the engine if this call opened it. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the Data API alone on its own port.
+ * @throws the engine's connection error, or the listen error.
+ */
+export async function startDataApi(
+  options: Omit<DataApiOptions, 'engine'> & {
+    readonly engine?: Engine | EngineSpec;
+    readonly port?: number;
+    readonly host?: string;
+  },
+): Promise<RunningDataApi> {
+  const given = options.engine ?? 'pglite';
+  const owned = typeof given === 'string' || !('begin' in given);
+  const engine = owned ? await createEngine(given as EngineSpec) : (given as Engine);
+  const dataApi = new LocalDataApi({ ...options, engine });
+  const server = createServer(dataApi.handler);
+  let url: string;
+  try {
+    url = await listen(server, options.port ?? 0, options.host ?? '127.0.0.1');
+  } catch (error) {
+    await dataApi.close();
+    if (owned) await engine.close();
+    throw error;
+  }
+  return {
+    url,
+    dataApi,
+    engine,
+    async close() {
+      await closeServer(server);
+      await dataApi.close();
+      if (owned) await engine.close();
+    },
+  };
+}
