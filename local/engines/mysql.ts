@@ -42,8 +42,9 @@ export async function createMysqlEngine(options: MysqlEngineOptions): Promise<En
     supportBigNumbers: true,
     bigNumberStrings: false,
     multipleStatements: false,
-    // JSON columns stay text, as the Data API returns them.
-    typeCast: (field, next) => (field.type === 'JSON' ? field.string('utf8') : next()),
+    // JSON columns stay text, as the Data API returns them (MariaDB marks them only by extended format).
+    typeCast: (field, next) =>
+      field.type === 'JSON' || field.extendedFormat === 'json' ? field.string('utf8') : next(),
   });
   // TIMESTAMP columns are shown in the session time zone; the Data API shows UTC. The event hands over
   // the callback-style connection, whose queue runs this before anything else on that connection.
@@ -232,7 +233,7 @@ function toCell(value: unknown, column: ColumnInfo | undefined): CellValue {
     return kind === 'blob' ? new Uint8Array(value) : value.toString('utf8');
   }
   if (typeof value === 'number' || typeof value === 'string' || typeof value === 'bigint') return value;
-  return String(value);
+  return JSON.stringify(value);
 }
 
 function toSqlError(error: unknown): unknown {

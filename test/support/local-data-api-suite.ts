@@ -1,0 +1,480 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  BatchExecuteStatementCommand,
+  BeginTransactionCommand,
+  CommitTransactionCommand,
+  DatabaseResumingException,
+  ExecuteStatementCommand,
+  type ExecuteStatementCommandInput,
+  type Field,
+  type RDSDataClient,
+  RollbackTransactionCommand,
+  type SqlParameter,
+  StatementTimeoutException,
+} from '@aws-sdk/client-rds-data';
+import {
+  type Dialect,
+  type Engine,
+  LOCAL_CLUSTER_ARN,
+  LOCAL_DB_SECRET_ARN,
+  type RunningDataApi,
+  startDataApi,
+} from '../../local/index.js';
+import { localDataClient, manualClock, recordingSleep, uniqueTableName } from './local-clients.js';
+
+/** An engine the shared Data API suite runs against. */
+export interface DataApiSuiteTarget {
+  readonly label: string;
+  readonly dialect: Dialect;
+  readonly database: string;
+  open(): Promise<Engine>;
+}
+
+/** Asserts that a promise rejects with an error of this name (and, optionally, a matching message). */
+export async function rejectsNamed(
+  promise: Promise<unknown>,
+  name: string,
+  message?: RegExp,
+): Promise<Error> {
+  let caught: unknown;
+  await assert.rejects(promise, (error: unknown) => {
+    caught = error;
+    return true;
+  });
+  assert.ok(caught instanceof Error, 'rejected with a non-Error');
+  assert.equal(caught.name, name, `expected ${name}, got ${caught.name}: ${caught.message}`);
+  if (message) assert.match(caught.message, message);
+  return caught;
+}
+
+const MINUTE = 60_000;
+
+/**
+ * The Data API behaviour every engine must show through the real SDK client over HTTP: typed Fields,
+ * parameters, transactions, limits, faults, latency and stats.
+ */
+export function dataApiSuite(target: DataApiSuiteTarget): void {
+  const pg = target.dialect === 'postgres';
+  const q = (name: string): string => (pg ? `"${name}"` : `\`${name}\``);
+  const clock = manualClock();
+  const sleep = recordingSleep();
+  const table = uniqueTableName('rk_types');
+  let engine: Engine;
+  let api: RunningDataApi;
+  let client: RDSDataClient;
+
+  const base = { resourceArn: LOCAL_CLUSTER_ARN, secretArn: LOCAL_DB_SECRET_ARN, database: target.database };
+  const exec = (
+    sql: string,
+    parameters?: SqlParameter[],
+    extra: Partial<ExecuteStatementCommandInput> = {},
+  ) =>
+    client.send(
+      new ExecuteStatementCommand({ ...base, sql, ...(parameters ? { parameters } : {}), ...extra }),
+    );
+  const one = async (sql: string, parameters?: SqlParameter[]): Promise<Field[]> => {
+    const out = await exec(sql, parameters);
+    const row = out.records?.[0];
+    assert.ok(row, `no row from ${sql}`);
+    return row;
+  };
+  const begin = async (): Promise<string> => {
+    const out = await client.send(new BeginTransactionCommand(base));
+    assert.ok(out.transactionId);
+    return out.transactionId;
+  };
+  const end = { resourceArn: base.resourceArn, secretArn: base.secretArn };
+
+  describe(`local Data API on ${target.label}`, () => {
+    before(async () => {
+      engine = await target.open();
+      api = await startDataApi({ engine, clock, sleep });
+      client = localDataClient(api.url);
+      const ddl = pg
+        ? `CREATE TABLE ${table} (id serial PRIMARY KEY, name text, n bigint, x double precision, ok boolean,
+             data bytea, amount numeric(12,2), created timestamp(3), day date, at time, u uuid, doc jsonb)`
+        : `CREATE TABLE ${table} (id int AUTO_INCREMENT PRIMARY KEY, name text, n bigint, x double, ok boolean,
+             data blob, amount decimal(12,2), created datetime(3), day date, at time, u char(36), doc json)`;
+      await exec(ddl);
+    });
+
+    after(async () => {
+      await exec(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
+      client.destroy();
+      await api.close();
+      await engine.close();
+    });
+
+    it('round-trips every Field type through INSERT and SELECT', async () => {
+      const bytes = new Uint8Array([0, 1, 2, 254, 255]);
+      const inserted = await exec(
+        `INSERT INTO ${table} (name, n, x, ok, data, amount, created, day, at, u, doc)
+         VALUES (:name, :n, :x, :ok, :data, :amount, :created, :day, :at, :u, :doc)`,
+        [
+          { name: 'name', value: { stringValue: 'grüße' } },
+          { name: 'n', value: { longValue: 1234567890123 } },
+          { name: 'x', value: { doubleValue: 1.5 } },
+          { name: 'ok', value: { booleanValue: true } },
+          { name: 'data', value: { blobValue: bytes } },
+          { name: 'amount', value: { stringValue: '12.34' }, typeHint: 'DECIMAL' },
+          { name: 'created', value: { stringValue: '2024-02-03 04:05:06.789' }, typeHint: 'TIMESTAMP' },
+          { name: 'day', value: { stringValue: '2024-02-03' }, typeHint: 'DATE' },
+          { name: 'at', value: { stringValue: '04:05:06' }, typeHint: 'TIME' },
+          { name: 'u', value: { stringValue: '6f1b0f3e-4a1c-4a8e-9d69-2e4a2e9a1f00' }, typeHint: 'UUID' },
+          { name: 'doc', value: { stringValue: '{"a":1}' }, typeHint: 'JSON' },
+        ],
+      );
+      assert.equal(inserted.numberOfRecordsUpdated, 1);
+      const row = await one(
+        `SELECT name, n, x, ok, data, amount, created, day, at, u, doc FROM ${table} WHERE name = :name`,
+        [{ name: 'name', value: { stringValue: 'grüße' } }],
+      );
+      const [name, n, x, ok, data, amount, created, day, at, u, doc] = row;
+      assert.deepEqual(name, { stringValue: 'grüße' });
+      assert.deepEqual(n, { longValue: 1234567890123 });
+      assert.deepEqual(x, { doubleValue: 1.5 });
+      assert.deepEqual(ok, { booleanValue: true });
+      assert.deepEqual(data?.blobValue && [...data.blobValue], [...bytes]);
+      assert.deepEqual(amount, { stringValue: '12.34' });
+      assert.deepEqual(created, { stringValue: '2024-02-03 04:05:06.789' });
+      assert.deepEqual(day, { stringValue: '2024-02-03' });
+      assert.deepEqual(at, { stringValue: '04:05:06' });
+      assert.deepEqual(u, { stringValue: '6f1b0f3e-4a1c-4a8e-9d69-2e4a2e9a1f00' });
+      assert.deepEqual(JSON.parse(doc?.stringValue ?? 'null'), { a: 1 });
+    });
+
+    it('answers NULL as isNull and binds isNull parameters', async () => {
+      const row = await one('SELECT :v AS v', [{ name: 'v', value: { isNull: true } }]);
+      assert.deepEqual(row, [{ isNull: true }]);
+    });
+
+    it('returns column metadata when includeResultMetadata is set', async () => {
+      const out = await exec(`SELECT id, name, n, data FROM ${table}`, undefined, {
+        includeResultMetadata: true,
+      });
+      const columns = out.columnMetadata ?? [];
+      assert.deepEqual(
+        columns.map((c) => c.name),
+        ['id', 'name', 'n', 'data'],
+      );
+      assert.equal(columns[2]?.type, -5, 'bigint is JDBC BIGINT');
+      assert.ok([-2, -3, -4].includes(columns[3]?.type ?? 0), 'binary column has a JDBC binary type');
+      assert.equal(columns[0]?.isSigned, true);
+    });
+
+    it('counts the rows an UPDATE or DELETE touched in numberOfRecordsUpdated', async () => {
+      await exec(`INSERT INTO ${table} (name) VALUES ('count-a'), ('count-b')`);
+      const updated = await exec(`UPDATE ${table} SET n = 7 WHERE name LIKE :p`, [
+        { name: 'p', value: { stringValue: 'count-%' } },
+      ]);
+      assert.equal(updated.numberOfRecordsUpdated, 2);
+      const deleted = await exec(`DELETE FROM ${table} WHERE name LIKE 'count-%'`);
+      assert.equal(deleted.numberOfRecordsUpdated, 2);
+      const selected = await exec(`SELECT name FROM ${table}`);
+      assert.equal(selected.numberOfRecordsUpdated, 0);
+    });
+
+    it('formats records as one JSON string when formatRecordsAs is JSON', async () => {
+      const out = await exec(
+        'SELECT 1 AS one, :s AS s, :b AS b',
+        [
+          { name: 's', value: { stringValue: 'x' } },
+          { name: 'b', value: { isNull: true } },
+        ],
+        { formatRecordsAs: 'JSON' },
+      );
+      assert.equal(out.records, undefined);
+      assert.deepEqual(JSON.parse(out.formattedRecords ?? ''), [{ one: 1, s: 'x', b: null }]);
+    });
+
+    it('returns DECIMAL and BIGINT as numbers or strings per resultSetOptions', async () => {
+      const out = await exec(
+        `SELECT CAST(12.5 AS DECIMAL(6,2)) AS d, CAST(42 AS ${pg ? 'bigint' : 'SIGNED'}) AS l`,
+        undefined,
+        {
+          resultSetOptions: { decimalReturnType: 'DOUBLE_OR_LONG', longReturnType: 'STRING' },
+        },
+      );
+      assert.deepEqual(out.records?.[0], [{ doubleValue: 12.5 }, { stringValue: '42' }]);
+    });
+
+    it("leaves a :name inside a string literal alone ('it''s :not_a_param')", async () => {
+      const row = await one("SELECT 'it''s :not_a_param' AS s, :p AS p", [
+        { name: 'p', value: { longValue: 1 } },
+      ]);
+      assert.deepEqual(row, [{ stringValue: "it's :not_a_param" }, { longValue: 1 }]);
+    });
+
+    it('leaves a :name in a comment or a quoted identifier alone', async () => {
+      const comment = pg ? '-- :nope' : '# :nope';
+      const out = await exec(
+        `SELECT :a AS ${q('x:y')} /* :nope */ ${comment}\n`,
+        [{ name: 'a', value: { longValue: 3 } }],
+        { includeResultMetadata: true },
+      );
+      assert.deepEqual(out.records?.[0], [{ longValue: 3 }]);
+      assert.equal(out.columnMetadata?.[0]?.label, 'x:y');
+    });
+
+    it('does not take a ::cast for a parameter', { skip: !pg && 'PostgreSQL syntax' }, async () => {
+      const row = await one('SELECT :v::text AS t, 5::text AS five, x::text FROM (SELECT 1 AS x) s', [
+        { name: 'v', value: { longValue: 9 } },
+      ]);
+      assert.deepEqual(row, [{ stringValue: '9' }, { stringValue: '5' }, { stringValue: '1' }]);
+    });
+
+    it('binds one value to a name used twice', async () => {
+      const row = await one('SELECT :v AS a, :v AS b', [{ name: 'v', value: { stringValue: 'same' } }]);
+      assert.deepEqual(row, [{ stringValue: 'same' }, { stringValue: 'same' }]);
+    });
+
+    it('refuses a statement that uses a parameter it was not given', async () => {
+      await rejectsNamed(exec('SELECT :missing AS m'), 'BadRequestException', /missing/);
+    });
+
+    it('refuses two statements in one call', async () => {
+      await rejectsNamed(exec('SELECT 1; SELECT 2'), 'BadRequestException', /Multistatements/);
+      assert.ok(await exec('SELECT 1;'), 'a trailing semicolon is one statement');
+    });
+
+    it("reports a SQL error as BadRequestException with the database's message", async () => {
+      await rejectsNamed(exec('SELECT * FROM rk_no_such_table'), 'BadRequestException', /rk_no_such_table/);
+    });
+
+    it('sends a string as varchar unless hinted, so a uuid column needs the UUID hint', {
+      skip: !pg && 'PostgreSQL typing',
+    }, async () => {
+      await rejectsNamed(
+        exec(`INSERT INTO ${table} (u) VALUES (:u)`, [
+          { name: 'u', value: { stringValue: '6f1b0f3e-4a1c-4a8e-9d69-2e4a2e9a1f00' } },
+        ]),
+        'BadRequestException',
+        /uuid/,
+      );
+    });
+
+    it('returns arrays as arrayValue', { skip: !pg && 'arrays are PostgreSQL-only' }, async () => {
+      const row = await one(
+        "SELECT ARRAY[1,2,NULL]::int8[] AS a, ARRAY['x','y z'] AS b, ARRAY[[1,2],[3,4]] AS c",
+      );
+      assert.deepEqual(row, [
+        { arrayValue: { longValues: [1, 2, null] } },
+        { arrayValue: { stringValues: ['x', 'y z'] } },
+        { arrayValue: { arrayValues: [{ longValues: [1, 2] }, { longValues: [3, 4] }] } },
+      ]);
+    });
+
+    it('makes the writes of a committed transaction visible', async () => {
+      const id = await begin();
+      await exec(`INSERT INTO ${table} (name) VALUES ('tx-commit')`, undefined, { transactionId: id });
+      const out = await client.send(new CommitTransactionCommand({ ...end, transactionId: id }));
+      assert.equal(out.transactionStatus, 'Transaction Committed');
+      assert.equal((await exec(`SELECT id FROM ${table} WHERE name = 'tx-commit'`)).records?.length, 1);
+    });
+
+    it('discards the writes of a rolled back transaction', async () => {
+      const id = await begin();
+      await exec(`INSERT INTO ${table} (name) VALUES ('tx-rollback')`, undefined, { transactionId: id });
+      const out = await client.send(new RollbackTransactionCommand({ ...end, transactionId: id }));
+      assert.equal(out.transactionStatus, 'Rollback Complete');
+      assert.equal((await exec(`SELECT id FROM ${table} WHERE name = 'tx-rollback'`)).records?.length, 0);
+    });
+
+    it('ends a transaction three minutes after its last call', async () => {
+      const id = await begin();
+      clock.advance(2 * MINUTE);
+      await exec(`INSERT INTO ${table} (name) VALUES ('tx-expired')`, undefined, { transactionId: id });
+      clock.advance(2 * MINUTE);
+      await exec('SELECT 1', undefined, { transactionId: id });
+      clock.advance(3 * MINUTE + 1);
+      await rejectsNamed(
+        exec('SELECT 1', undefined, { transactionId: id }),
+        'TransactionNotFoundException',
+        new RegExp(`^Transaction ${id.replace(/[+/]/g, '\\$&')} isn't found$`),
+      );
+      assert.equal((await exec(`SELECT id FROM ${table} WHERE name = 'tx-expired'`)).records?.length, 0);
+    });
+
+    it('refuses an unknown transaction and one already ended', async () => {
+      await rejectsNamed(
+        client.send(new CommitTransactionCommand({ ...end, transactionId: 'no-such-transaction' })),
+        'TransactionNotFoundException',
+      );
+      const id = await begin();
+      await client.send(new CommitTransactionCommand({ ...end, transactionId: id }));
+      await rejectsNamed(
+        client.send(new CommitTransactionCommand({ ...end, transactionId: id })),
+        'TransactionNotFoundException',
+      );
+      await rejectsNamed(exec('SELECT 1', undefined, { transactionId: id }), 'TransactionNotFoundException');
+    });
+
+    it('ends a transaction in which a statement failed', async () => {
+      const id = await begin();
+      await exec(`INSERT INTO ${table} (name) VALUES ('tx-aborted')`, undefined, { transactionId: id });
+      await rejectsNamed(
+        exec('SELECT * FROM rk_no_such_table', undefined, { transactionId: id }),
+        'BadRequestException',
+      );
+      await rejectsNamed(
+        client.send(new CommitTransactionCommand({ ...end, transactionId: id })),
+        'TransactionNotFoundException',
+      );
+      assert.equal((await exec(`SELECT id FROM ${table} WHERE name = 'tx-aborted'`)).records?.length, 0);
+    });
+
+    it('runs a batch over its parameter sets, one updateResult each, all or nothing', async () => {
+      const sets = ['batch-1', 'batch-2', 'batch-3'].map((name) => [
+        { name: 'name', value: { stringValue: name } },
+      ]);
+      const out = await client.send(
+        new BatchExecuteStatementCommand({
+          ...base,
+          sql: `INSERT INTO ${table} (name) VALUES (:name)${pg ? ' RETURNING id' : ''}`,
+          parameterSets: sets,
+        }),
+      );
+      assert.equal(out.updateResults?.length, 3);
+      for (const result of out.updateResults ?? []) {
+        assert.equal(typeof result.generatedFields?.[0]?.longValue, 'number', 'generated id reported');
+      }
+      const failing = [
+        [{ name: 'id', value: { longValue: 900001 } }],
+        [{ name: 'id', value: { longValue: 900001 } }],
+      ];
+      await rejectsNamed(
+        client.send(
+          new BatchExecuteStatementCommand({
+            ...base,
+            sql: `INSERT INTO ${table} (id) VALUES (:id)`,
+            parameterSets: failing,
+          }),
+        ),
+        'BadRequestException',
+      );
+      assert.equal((await exec(`SELECT id FROM ${table} WHERE id = 900001`)).records?.length, 0);
+    });
+
+    it('refuses a response over 1 MiB with the response size limit error', async () => {
+      const sql =
+        "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 25) SELECT REPEAT('x', 50000) FROM s";
+      await rejectsNamed(
+        exec(sql),
+        'BadRequestException',
+        /^Database returned more than the allowed response size limit$/,
+      );
+    });
+
+    it('refuses a result row over 64 KB', async () => {
+      await rejectsNamed(
+        exec("SELECT REPEAT('x', 70000) AS big"),
+        'BadRequestException',
+        /Packet for query is too large/,
+      );
+    });
+
+    it('refuses a request over 4 MiB with HTTP 413', async () => {
+      const error = await rejectsNamed(
+        exec('SELECT :big AS big', [
+          { name: 'big', value: { stringValue: 'x'.repeat(4 * 1024 * 1024 + 1) } },
+        ]),
+        'RequestEntityTooLargeException',
+      );
+      assert.equal((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode, 413);
+    });
+
+    it('requires resourceArn, secretArn and database as the service does', async () => {
+      const without = (key: keyof typeof base) => {
+        const input: Record<string, string> = { ...base, sql: 'SELECT 1' };
+        delete input[key];
+        return client.send(new ExecuteStatementCommand(input as unknown as ExecuteStatementCommandInput));
+      };
+      await rejectsNamed(without('resourceArn'), 'BadRequestException', /resourceArn/);
+      await rejectsNamed(without('secretArn'), 'BadRequestException', /secretArn/);
+      await rejectsNamed(without('database'), 'BadRequestException', /database/);
+    });
+
+    it('answers injected faults with the errors the SDK names', async () => {
+      api.dataApi.setFaults({
+        onCalls: { 1: 'throttling', 2: 'statementTimeout', 3: 'databaseResuming', 4: 'serviceUnavailable' },
+      });
+      try {
+        const throttled = await rejectsNamed(exec('SELECT 1'), 'ThrottlingException', /Rate exceeded/);
+        assert.equal(
+          (throttled as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode,
+          400,
+        );
+        await assert.rejects(exec('SELECT 1'), StatementTimeoutException);
+        await assert.rejects(exec('SELECT 1'), DatabaseResumingException);
+        const unavailable = await rejectsNamed(exec('SELECT 1'), 'ServiceUnavailableError');
+        assert.equal(
+          (unavailable as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode,
+          503,
+        );
+        assert.ok(await exec('SELECT 1'), 'the fifth call goes through');
+      } finally {
+        api.dataApi.setFaults(undefined);
+      }
+    });
+
+    it('injects faults at a seeded rate, the same way on every run', async () => {
+      const pattern = async (): Promise<string> => {
+        api.dataApi.setFaults({ rate: 0.4, seed: 7 });
+        let out = '';
+        for (let i = 0; i < 20; i++)
+          out += await exec('SELECT 1').then(
+            () => '.',
+            (e: Error) => e.name[0],
+          );
+        return out;
+      };
+      try {
+        const first = await pattern();
+        assert.equal(await pattern(), first);
+        assert.match(first, /\./);
+        assert.match(first, /[^.]/);
+      } finally {
+        api.dataApi.setFaults(undefined);
+      }
+    });
+
+    it('runs the statement but loses the answer for an afterExecute fault', async () => {
+      api.dataApi.setFaults({ onCalls: { 1: { kind: 'statementTimeout', afterExecute: true } } });
+      try {
+        await assert.rejects(
+          exec(`INSERT INTO ${table} (name) VALUES ('lost-answer')`),
+          StatementTimeoutException,
+        );
+      } finally {
+        api.dataApi.setFaults(undefined);
+      }
+      assert.equal((await exec(`SELECT id FROM ${table} WHERE name = 'lost-answer'`)).records?.length, 1);
+    });
+
+    it('counts calls and bytes in and out', async () => {
+      api.dataApi.resetStats();
+      await exec('SELECT 1');
+      await begin().then((id) => client.send(new RollbackTransactionCommand({ ...end, transactionId: id })));
+      const stats = api.dataApi.stats();
+      assert.equal(stats.calls, 3);
+      assert.equal(stats.byOperation.Execute, 1);
+      assert.equal(stats.byOperation.BeginTransaction, 1);
+      assert.equal(stats.byOperation.RollbackTransaction, 1);
+      assert.ok(stats.bytesIn > 300, `bytesIn ${stats.bytesIn}`);
+      assert.ok(stats.bytesOut > 50, `bytesOut ${stats.bytesOut}`);
+    });
+
+    it('waits the configured latency on every call', async () => {
+      api.dataApi.setLatency(25);
+      sleep.slept.length = 0;
+      try {
+        await exec('SELECT 1');
+        await exec('SELECT 2');
+      } finally {
+        api.dataApi.setLatency(0);
+      }
+      assert.deepEqual(sleep.slept, [25, 25]);
+    });
+  });
+}
