@@ -43,6 +43,10 @@ const storedTableSchema = z
     schema: identifier.optional(),
     id: identifier,
     columns: z.array(identifier).min(1),
+    /** Overrides the top-level codec for this table (an app may use several formats). */
+    codec: z.enum(['rk1', 'fernet', 'fernet-sha256']).optional(),
+    /** Overrides the top-level data key field for this table. */
+    dataKeyField: z.string().min(1).optional(),
   })
   .strict()
   .refine((t) => new Set(t.columns).size === t.columns.length, {
@@ -94,27 +98,14 @@ const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    const field = c.secretTemplate[c.dataKeyField];
-    if (!field) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['dataKeyField'],
-        message: `names '${c.dataKeyField}', which is not a field of secretTemplate`,
-      });
-      return;
-    }
-    const needs: Record<string, string | undefined> = {
-      rk1: 'aes-256',
-      fernet: 'fernet',
-      'fernet-sha256': undefined,
-    };
-    const wanted = needs[c.codec];
-    if (wanted && field.kind !== wanted) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['dataKeyField'],
-        message: `codec '${c.codec}' needs a data key of kind '${wanted}', got '${field.kind}'`,
-      });
+    checkKeyField(ctx, c.secretTemplate, c.dataKeyField, c.codec, ['dataKeyField']);
+    for (const [i, t] of c.storedFields.entries()) {
+      if (t.codec === undefined && t.dataKeyField === undefined) continue;
+      checkKeyField(ctx, c.secretTemplate, t.dataKeyField ?? c.dataKeyField, t.codec ?? c.codec, [
+        'storedFields',
+        i,
+        t.dataKeyField === undefined ? 'codec' : 'dataKeyField',
+      ]);
     }
     const seen = new Set<string>();
     for (const [i, t] of c.storedFields.entries()) {
@@ -131,6 +122,46 @@ const configSchema = z
       }
     }
   });
+
+const CODEC_KEY_KINDS: Record<string, string | undefined> = {
+  rk1: 'aes-256',
+  fernet: 'fernet',
+  'fernet-sha256': undefined,
+};
+
+function checkKeyField(
+  ctx: z.RefinementCtx,
+  template: Record<string, z.infer<typeof secretFieldSchema>>,
+  fieldName: string,
+  codec: string,
+  path: (string | number)[],
+): void {
+  const field = template[fieldName];
+  if (!field) {
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message: `names '${fieldName}', which is not a field of secretTemplate`,
+    });
+    return;
+  }
+  const wanted = CODEC_KEY_KINDS[codec];
+  if (wanted && field.kind !== wanted) {
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message: `codec '${codec}' needs a data key of kind '${wanted}', got '${field.kind}'`,
+    });
+  }
+}
+
+/** The codec and data key field that apply to a table (its own, or the top-level ones). */
+export function tableCodec(
+  config: RekeyConfig,
+  table: StoredTable,
+): { codec: CodecName; dataKeyField: string } {
+  return { codec: table.codec ?? config.codec, dataKeyField: table.dataKeyField ?? config.dataKeyField };
+}
 
 /** One field of the secret template. */
 export type SecretField = z.infer<typeof secretFieldSchema>;

@@ -1,9 +1,10 @@
-import type { Codec, DataKey, FieldContext } from './codecs/types.js';
+import type { FieldContext } from './codecs/types.js';
 import type { RekeyConfig } from './config.js';
 import { RowTooLargeError } from './errors.js';
 import type { ProgressSink, SqlRunner } from './ports.js';
 import { type PassProgress, retried, type ScanDeps, scanColumn } from './scan.js';
 import { asText, type CasWrite, type RowId, type StoredRow, TableSql } from './sql.js';
+import { type KeyVersions, type TableKeys, tableKeys } from './table-keys.js';
 
 /** The Data API refuses result rows over 64 KB; keep room for the id and the JSON around it. */
 const DATA_API_ROW_LIMIT = 64 * 1024 - 1024;
@@ -12,12 +13,8 @@ const CONFLICT_ROUNDS = 5;
 /** At most this many row ids are kept per problem, for reports (ids only, never values). */
 const REPORTED_IDS = 20;
 
-/** What to rewrite: values readable with a `sources` key are rewritten with `target`. */
-export interface ReencryptPlan {
-  readonly codec: Codec;
-  readonly target: DataKey;
-  readonly sources: readonly DataKey[];
-}
+/** What to rewrite: values readable with a `sources` version's key are rewritten with `target`'s. */
+export type ReencryptPlan = KeyVersions;
 
 /** Collaborators of a re-encryption pass. */
 export interface ReencryptDeps extends ScanDeps {
@@ -66,9 +63,10 @@ export async function openTables(db: SqlRunner, config: RekeyConfig): Promise<Ta
  */
 export async function reencrypt(plan: ReencryptPlan, deps: ReencryptDeps): Promise<ReencryptReport> {
   const tables = await openTables(deps.db, deps.config);
-  const skipPrefix = plan.codec.sqlPrefix(plan.target);
-  const work: { table: TableSql; column: string; rows: number; avgBytes: number }[] = [];
+  const work: { table: TableSql; keys: TableKeys; column: string; rows: number; avgBytes: number }[] = [];
   for (const table of tables) {
+    const keys = tableKeys(deps.config, table.table, plan);
+    const skipPrefix = keys.codec.sqlPrefix(keys.target);
     for (const column of table.table.columns) {
       const stats = await retried(deps, () => table.stats(column, skipPrefix));
       if (stats.maxBytes > DATA_API_ROW_LIMIT) {
@@ -77,27 +75,27 @@ export async function reencrypt(plan: ReencryptPlan, deps: ReencryptDeps): Promi
           `${table.name}.${column}: rows ${ids.join(', ')} hold values over the Data API's 64 KB row limit; rekey cannot move them`,
         );
       }
-      work.push({ table, column, rows: stats.rows, avgBytes: stats.avgBytes });
+      work.push({ table, keys, column, rows: stats.rows, avgBytes: stats.avgBytes });
     }
   }
   const total = work.reduce((sum, w) => sum + w.rows, 0);
   const progress = { done: 0, total };
   const columns: ColumnReport[] = [];
   for (const w of work) {
-    columns.push(await reencryptColumn(plan, deps, w.table, w.column, w.avgBytes, skipPrefix, progress));
+    columns.push(await reencryptColumn(w.keys, deps, w.table, w.column, w.avgBytes, progress));
   }
   return { columns, total, done: progress.done };
 }
 
 async function reencryptColumn(
-  plan: ReencryptPlan,
+  plan: TableKeys,
   deps: ReencryptDeps,
   table: TableSql,
   column: string,
   avgBytes: number,
-  skipPrefix: string | undefined,
   progress: PassProgress,
 ): Promise<ColumnReport> {
+  const skipPrefix = plan.codec.sqlPrefix(plan.target);
   const report = emptyReport(table.name, column);
   const where: FieldContext = { table: table.table.table, column };
   await scanColumn(deps, table, column, { avgBytes, skipPrefix, progress }, async (rows, after) => {
@@ -118,7 +116,7 @@ async function reencryptColumn(
 
 /** Classifies, re-encrypts and writes one page; returns what happened. */
 async function rewritePage(
-  plan: ReencryptPlan,
+  plan: TableKeys,
   deps: ReencryptDeps,
   table: TableSql,
   column: string,
@@ -142,7 +140,7 @@ async function rewritePage(
 
 /** The value re-encrypted under the target key, or `undefined` when the row is skipped (and counted). */
 function rewriteValue(
-  plan: ReencryptPlan,
+  plan: TableKeys,
   row: StoredRow,
   where: FieldContext,
   report: ColumnReport,
@@ -175,7 +173,7 @@ function rewriteValue(
  * id range and try again, a bounded number of times, never overwriting the app's value.
  */
 async function resolveConflicts(
-  plan: ReencryptPlan,
+  plan: TableKeys,
   deps: ReencryptDeps,
   table: TableSql,
   column: string,

@@ -86,7 +86,9 @@ export class TableSql {
       ? { schema: table.schema ?? 'public', table: table.table }
       : { table: table.table };
     const result = await db.execute(sql, params);
-    const found = new Map(result.rows.map((r) => [String(r[0]), String(r[1]).toLowerCase()]));
+    const found = new Map(
+      result.rows.map((r) => [asText(toStored(r[0] ?? null)), asText(toStored(r[1] ?? null)).toLowerCase()]),
+    );
     const name = table.schema ? `${table.schema}.${table.table}` : table.table;
     if (found.size === 0)
       throw new ConfigError(`storedFields: table '${name}' does not exist in the database`);
@@ -181,7 +183,9 @@ export class TableSql {
       tuples.push(
         this.db.dialect === 'postgres'
           ? `(${this.param(`i${i}`, this.table.id)}, ${this.param(`o${i}`, column)}, ${this.param(`n${i}`, column)})`
-          : `SELECT :i${i}, :o${i}, :n${i}`,
+          : i === 0
+            ? `SELECT :i0 AS i, :o0 AS o, :n0 AS n`
+            : `SELECT :i${i}, :o${i}, :n${i}`,
       );
     });
     const t = this.from();
@@ -191,7 +195,7 @@ export class TableSql {
       this.db.dialect === 'postgres'
         ? `UPDATE ${t} AS t SET ${c} = v.n FROM (VALUES ${tuples.join(', ')}) AS v(i, o, n) WHERE t.${id} = v.i AND t.${c} = v.o`
         : // BINARY: a case-insensitive collation must not let a different value pass for the old one.
-          `UPDATE ${t} AS t JOIN (${tuples.join(' UNION ALL ')}) AS v (i, o, n) ON t.${id} = v.i AND BINARY t.${c} = BINARY v.o SET t.${c} = v.n`;
+          `UPDATE ${t} AS t JOIN (${tuples.join(' UNION ALL ')}) AS v ON t.${id} = v.i AND BINARY t.${c} = BINARY v.o SET t.${c} = v.n`;
     const result = await this.db.execute(sql, params);
     return result.updated;
   }

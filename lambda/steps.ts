@@ -1,5 +1,3 @@
-import { codecFor, dataKeyFromSecretString } from './codecs/index.js';
-import type { DataKey } from './codecs/types.js';
 import type { RekeyConfig } from './config.js';
 import { RotationStateError, VerificationError } from './errors.js';
 import type { Clock, Log, ProgressSink, SecretsStore, SecretValue, SqlRunner } from './ports.js';
@@ -7,6 +5,7 @@ import { type ReencryptReport, reencrypt } from './reencrypt.js';
 import type { RetryPolicy } from './retry.js';
 import type { RotationEvent, RotationStep, SweepEvent } from './rotation-event.js';
 import { checkSecretValue, generateSecretValue, type RandomBytes } from './secret-template.js';
+import type { KeyVersions } from './table-keys.js';
 import { type ColumnVerification, checkKeysReachable, verifyAll } from './verify.js';
 
 /** Everything a step needs; the Lambda, the CLI and the tests each build their own. */
@@ -107,8 +106,7 @@ async function testSecret(ctx: StepContext): Promise<void> {
   const { deps } = ctx;
   const keys = await loadKeys(ctx);
   await moveToPending(ctx, keys);
-  const codec = codecFor(deps.config.codec);
-  const verified = await verifyAll(codec, keys.pending, keys.sources, scanDeps(ctx));
+  const verified = await verifyAll(keys, scanDeps(ctx));
   const problems = verificationProblems(verified, deps.config);
   const totals = verified.reduce(
     (t, c) => ({
@@ -162,12 +160,13 @@ export async function runSweep(event: SweepEvent, deps: StepDeps): Promise<Reenc
     });
     return undefined;
   }
-  const codec = codecFor(deps.config.codec);
   const current = await deps.secrets.getValue(secretId, { stage: 'AWSCURRENT' });
   if (!current) throw new RotationStateError(`Secret ${secretId} has no AWSCURRENT version`);
   const previous = await deps.secrets.getValue(secretId, { stage: 'AWSPREVIOUS' });
-  const target = keyOf(current, deps.config);
-  const sources = previous ? [keyOf(previous, deps.config)].filter((k) => k.kid !== target.kid) : [];
+  const versions = {
+    target: checked(current, deps.config),
+    sources: previous ? [checked(previous, deps.config)] : [],
+  };
   const ctx: StepContext = {
     deps,
     secretId,
@@ -175,19 +174,14 @@ export async function runSweep(event: SweepEvent, deps: StepDeps): Promise<Reenc
     currentVersionId: current.versionId,
     logFields,
   };
-  await checkKeysReachable(codec, [target, ...sources], scanDeps(ctx));
-  const report = await reencrypt({ codec, target, sources }, { ...scanDeps(ctx), progress: deps.progress });
+  await checkKeysReachable([versions.target, ...versions.sources], scanDeps(ctx));
+  const report = await reencrypt(versions, { ...scanDeps(ctx), progress: deps.progress });
   deps.log.info('sweep: stragglers moved to AWSCURRENT', { ...logFields, ...summarize(report) });
   return report;
 }
 
-interface RotationKeys {
-  readonly pending: DataKey;
-  /** Current and previous keys, without duplicates and without the pending key. */
-  readonly sources: readonly DataKey[];
-}
-
-async function loadKeys(ctx: StepContext): Promise<RotationKeys> {
+/** The pending value is the target; current and previous values are the sources. Secret: never log. */
+async function loadKeys(ctx: StepContext): Promise<KeyVersions> {
   const { deps, secretId, token } = ctx;
   const pending = await deps.secrets.getValue(secretId, { versionId: token, stage: 'AWSPENDING' });
   if (!pending) {
@@ -197,23 +191,13 @@ async function loadKeys(ctx: StepContext): Promise<RotationKeys> {
   }
   const current = await requireCurrent(ctx);
   const previous = await deps.secrets.getValue(secretId, { stage: 'AWSPREVIOUS' });
-  const pendingKey = keyOf(pending, deps.config);
-  const sources: DataKey[] = [];
-  for (const v of [current, previous]) {
-    if (!v) continue;
-    const key = keyOf(v, deps.config);
-    if (key.kid !== pendingKey.kid && !sources.some((k) => k.kid === key.kid)) sources.push(key);
-  }
-  return { pending: pendingKey, sources };
+  const sources = [current, previous].flatMap((v) => (v ? [checked(v, deps.config)] : []));
+  return { target: checked(pending, deps.config), sources };
 }
 
-async function moveToPending(ctx: StepContext, keys: RotationKeys): Promise<ReencryptReport> {
-  const codec = codecFor(ctx.deps.config.codec);
-  await checkKeysReachable(codec, [keys.pending, ...keys.sources], scanDeps(ctx));
-  return reencrypt(
-    { codec, target: keys.pending, sources: keys.sources },
-    { ...scanDeps(ctx), progress: ctx.deps.progress },
-  );
+async function moveToPending(ctx: StepContext, keys: KeyVersions): Promise<ReencryptReport> {
+  await checkKeysReachable([keys.target, ...keys.sources], scanDeps(ctx));
+  return reencrypt(keys, { ...scanDeps(ctx), progress: ctx.deps.progress });
 }
 
 async function requireCurrent(ctx: StepContext): Promise<SecretValue> {
@@ -226,9 +210,10 @@ async function requireCurrent(ctx: StepContext): Promise<SecretValue> {
   return current;
 }
 
-function keyOf(version: SecretValue, config: RekeyConfig): DataKey {
+/** The version's value, once checked against the template. */
+function checked(version: SecretValue, config: RekeyConfig): string {
   checkSecretValue(version.secretString, config.secretTemplate, `version ${version.versionId}`);
-  return dataKeyFromSecretString(version.secretString, config.dataKeyField, config.codec);
+  return version.secretString;
 }
 
 function scanDeps(ctx: StepContext) {

@@ -4,6 +4,7 @@ import type { SqlRunner } from './ports.js';
 import { openTables } from './reencrypt.js';
 import { retried, type ScanDeps, scanColumn } from './scan.js';
 import { asText, type RowId, type TableSql } from './sql.js';
+import { type KeyVersions, type TableKeys, tableKeys } from './table-keys.js';
 
 const REPORTED_IDS = 20;
 
@@ -23,36 +24,37 @@ export interface ColumnVerification {
 }
 
 /**
- * Reads every stored value and proves it decrypts with `target` alone. Values under one of `others`
+ * Reads every stored value and proves it decrypts with the `target` version's key alone. Values under
+ * one of the `sources` versions' keys
  * are counted as off target; values in no key's format as plaintext; the rest as undecryptable.
  * Read-only.
  */
 export async function verifyAll(
-  codec: Codec,
-  target: DataKey,
-  others: readonly DataKey[],
+  versions: KeyVersions,
   deps: ScanDeps & { readonly db: SqlRunner },
 ): Promise<ColumnVerification[]> {
   const tables = await openTables(deps.db, deps.config);
   const results: ColumnVerification[] = [];
-  const work: { table: TableSql; column: string; avgBytes: number }[] = [];
+  const work: { table: TableSql; keys: TableKeys; column: string; avgBytes: number }[] = [];
   let total = 0;
   for (const table of tables) {
+    const keys = tableKeys(deps.config, table.table, versions);
     for (const column of table.table.columns) {
       const stats = await retried(deps, () => table.stats(column));
       total += stats.rows;
-      work.push({ table, column, avgBytes: stats.avgBytes });
+      work.push({ table, keys, column, avgBytes: stats.avgBytes });
     }
   }
   const progress = { done: 0, total };
-  for (const { table, column, avgBytes } of work) {
+  for (const { table, keys, column, avgBytes } of work) {
+    const { codec, target } = keys;
     const result = emptyVerification(table.name, column);
     const where: FieldContext = { table: table.table.table, column };
     await scanColumn(deps, table, column, { avgBytes, skipPrefix: undefined, progress }, async (rows) => {
       for (const row of rows) {
         result.rows++;
         const text = asText(row.value);
-        const found = codec.classify(text, [target, ...others], where);
+        const found = codec.classify(text, [target, ...keys.sources], where);
         if (found.kind === 'plaintext') {
           result.plaintext++;
           note(result.plaintextIds, row.id);
@@ -81,17 +83,17 @@ export async function verifyAll(
  * @throws StrandedRowsError naming the table, column, key ids (public) and row counts.
  */
 export async function checkKeysReachable(
-  codec: Codec,
-  reachable: readonly DataKey[],
+  reachable: readonly string[],
   deps: ScanDeps & { readonly db: SqlRunner },
 ): Promise<void> {
-  const sample = reachable[0];
-  if (!codec.formatPrefix || !sample) return;
-  const prefixLength = codec.sqlPrefix(sample)?.length;
-  if (!prefixLength) return;
-  const known = new Set(reachable.map((k) => codec.sqlPrefix(k)));
+  const [first, ...rest] = reachable;
+  if (first === undefined) return;
   const stranded: string[] = [];
   for (const table of await openTables(deps.db, deps.config)) {
+    const { codec, target, sources } = tableKeys(deps.config, table.table, { target: first, sources: rest });
+    const prefixLength = codec.sqlPrefix(target)?.length;
+    if (!codec.formatPrefix || !prefixLength) continue;
+    const known = new Set([target, ...sources].map((k) => codec.sqlPrefix(k)));
     for (const column of table.table.columns) {
       const counts = await retried(deps, () =>
         table.countByPrefix(column, codec.formatPrefix as string, prefixLength),

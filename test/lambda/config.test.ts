@@ -31,17 +31,35 @@ describe('configuration', () => {
 
   it('refuses SQL in a table or column name and names the field', () => {
     assert.throws(
-      () => parseConfig(withChange((c) => ((c.storedFields as { table: string }[])[0] as { table: string }).table = 'x; DROP TABLE users')),
-      { name: 'ConfigError', message: /^config: storedFields\.0\.table must be a plain SQL identifier.*got 'x; DROP TABLE users'$/ },
+      () =>
+        parseConfig(
+          withChange(
+            (c) =>
+              (((c.storedFields as { table: string }[])[0] as { table: string }).table =
+                'x; DROP TABLE users'),
+          ),
+        ),
+      {
+        name: 'ConfigError',
+        message: /^config: storedFields\.0\.table must be a plain SQL identifier.*got 'x; DROP TABLE users'$/,
+      },
     );
     assert.throws(
-      () => parseConfig(withChange((c) => ((c.storedFields as { columns: string[] }[])[0] as { columns: string[] }).columns = ['a"b'])),
+      () =>
+        parseConfig(
+          withChange(
+            (c) =>
+              (((c.storedFields as { columns: string[] }[])[0] as { columns: string[] }).columns = ['a"b']),
+          ),
+        ),
       { message: /storedFields\.0\.columns\.0 must be a plain SQL identifier/ },
     );
   });
 
   it('refuses a data key field that is not in the template', () => {
-    assert.throws(() => parseConfig({ ...VALID, dataKeyField: 'nope' }), { message: /dataKeyField names 'nope'/ });
+    assert.throws(() => parseConfig({ ...VALID, dataKeyField: 'nope' }), {
+      message: /dataKeyField names 'nope'/,
+    });
   });
 
   it('refuses a codec that does not fit the data key kind', () => {
@@ -64,7 +82,10 @@ describe('configuration', () => {
         parseConfig(
           withChange((c) => {
             (c.dataApi as { engine: string }).engine = 'mysql';
-            (c.storedFields as { schema?: string }[])[0] = { ...(c.storedFields as object[])[0], schema: 'app' };
+            (c.storedFields as { schema?: string }[])[0] = {
+              ...(c.storedFields as object[])[0],
+              schema: 'app',
+            };
           }),
         ),
       { message: /storedFields\.0\.schema is not supported with engine mysql/ },
@@ -73,7 +94,9 @@ describe('configuration', () => {
 
   it('reads REKEY_CONFIG and says what is wrong with it', () => {
     assert.equal(readConfig({ REKEY_CONFIG: JSON.stringify(VALID) }).dataApi.database, 'app');
-    assert.throws(() => readConfig({}), { message: /REKEY_CONFIG must hold the rekey configuration as JSON, got nothing/ });
+    assert.throws(() => readConfig({}), {
+      message: /REKEY_CONFIG must hold the rekey configuration as JSON, got nothing/,
+    });
     assert.throws(() => readConfig({ REKEY_CONFIG: '{' }), { message: 'REKEY_CONFIG must be valid JSON' });
     assert.throws(() => readConfig({ REKEY_CONFIG: '{}' }), { message: /^REKEY_CONFIG: secretTemplate/ });
   });

@@ -8,7 +8,12 @@ const named = (name: string, status?: number) =>
 
 describe('retrying transient errors', () => {
   it('knows throttling, a resuming Aurora, statement timeouts and 5xx as transient', () => {
-    for (const name of ['ThrottlingException', 'DatabaseResumingException', 'StatementTimeoutException', 'ServiceUnavailableError']) {
+    for (const name of [
+      'ThrottlingException',
+      'DatabaseResumingException',
+      'StatementTimeoutException',
+      'ServiceUnavailableError',
+    ]) {
       assert.ok(isTransient(named(name)), name);
     }
     assert.ok(isTransient(named('Whatever', 503)));
@@ -34,19 +39,25 @@ describe('retrying transient errors', () => {
     const clock = fakeClock();
     let n = 0;
     await assert.rejects(
-      withRetry(async () => {
-        n++;
-        throw named('ThrottlingException');
-      }, { clock, policy: { attempts: 3, baseMs: 1, maxMs: 1 } }),
+      withRetry(
+        async () => {
+          n++;
+          throw named('ThrottlingException');
+        },
+        { clock, policy: { attempts: 3, baseMs: 1, maxMs: 1 } },
+      ),
       { name: 'ThrottlingException' },
     );
     assert.equal(n, 3);
     n = 0;
     await assert.rejects(
-      withRetry(async () => {
-        n++;
-        throw named('BadRequestException');
-      }, { clock }),
+      withRetry(
+        async () => {
+          n++;
+          throw named('BadRequestException');
+        },
+        { clock },
+      ),
     );
     assert.equal(n, 1);
   });

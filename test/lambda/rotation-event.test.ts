@@ -4,12 +4,15 @@ import { parseEvent } from '../../lambda/rotation-event.js';
 
 describe('parsing the event', () => {
   it('accepts the four steps with an optional RotationToken', () => {
-    assert.deepEqual(parseEvent({ Step: 'setSecret', SecretId: 's', ClientRequestToken: 't', RotationToken: 'r' }), {
-      Step: 'setSecret',
-      SecretId: 's',
-      ClientRequestToken: 't',
-      RotationToken: 'r',
-    });
+    assert.deepEqual(
+      parseEvent({ Step: 'setSecret', SecretId: 's', ClientRequestToken: 't', RotationToken: 'r' }),
+      {
+        Step: 'setSecret',
+        SecretId: 's',
+        ClientRequestToken: 't',
+        RotationToken: 'r',
+      },
+    );
     assert.deepEqual(parseEvent({ Step: 'finishSecret', SecretId: 's', ClientRequestToken: 't' }), {
       Step: 'finishSecret',
       SecretId: 's',

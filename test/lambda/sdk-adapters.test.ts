@@ -28,7 +28,11 @@ describe('the Secrets Manager store', () => {
   const store = () => secretsManagerStore(new SecretsManagerClient({ region: 'us-east-1' }));
 
   it('describes versions and keeps an absent RotationEnabled as undefined', async () => {
-    sm.on(DescribeSecretCommand).resolves({ ARN, Name: 'app', VersionIdsToStages: { v1: ['AWSCURRENT'], v2: ['AWSPENDING'] } });
+    sm.on(DescribeSecretCommand).resolves({
+      ARN,
+      Name: 'app',
+      VersionIdsToStages: { v1: ['AWSCURRENT'], v2: ['AWSPENDING'] },
+    });
     const d = await store().describe(ARN);
     assert.equal(d.rotationEnabled, undefined);
     assert.deepEqual(d.versions, [
@@ -38,7 +42,9 @@ describe('the Secrets Manager store', () => {
   });
 
   it('answers undefined for a value that does not exist', async () => {
-    sm.on(GetSecretValueCommand).rejects(new ResourceNotFoundException({ message: 'not found', $metadata: {} }));
+    sm.on(GetSecretValueCommand).rejects(
+      new ResourceNotFoundException({ message: 'not found', $metadata: {} }),
+    );
     assert.equal(await store().getValue(ARN, { versionId: 'v2', stage: 'AWSPENDING' }), undefined);
     assert.deepEqual(sm.commandCalls(GetSecretValueCommand)[0]?.args[0].input, {
       SecretId: ARN,
@@ -48,7 +54,9 @@ describe('the Secrets Manager store', () => {
   });
 
   it('lets other errors through', async () => {
-    sm.on(GetSecretValueCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    sm.on(GetSecretValueCommand).rejects(
+      Object.assign(new Error('denied'), { name: 'AccessDeniedException' }),
+    );
     await assert.rejects(store().getValue(ARN, { stage: 'AWSCURRENT' }), { name: 'AccessDeniedException' });
   });
 
@@ -82,7 +90,15 @@ describe('the Data API runner', () => {
 
   it('sends typed named parameters and reads typed fields back', async () => {
     rds.on(ExecuteStatementCommand).resolves({
-      records: [[{ longValue: 7 }, { stringValue: 'x' }, { isNull: true }, { blobValue: new Uint8Array([1, 2]) }, { booleanValue: true }]],
+      records: [
+        [
+          { longValue: 7 },
+          { stringValue: 'x' },
+          { isNull: true },
+          { blobValue: new Uint8Array([1, 2]) },
+          { booleanValue: true },
+        ],
+      ],
       numberOfRecordsUpdated: 0,
     });
     const r = await runner().execute('SELECT :a, :b, :c, :d, :e, :f', {

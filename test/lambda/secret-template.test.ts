@@ -21,12 +21,16 @@ describe('the secret template', () => {
     // With a 3-letter alphabet, bytes 255 (>= 255 = 256 - 256 % 3) must be rejected.
     let calls = 0;
     const random = (n: number) => Buffer.alloc(n, calls++ === 0 ? 255 : 4);
-    const value = JSON.parse(generateSecretValue({ t: { kind: 'token', length: 16, alphabet: 'abc' } }, {}, random));
+    const value = JSON.parse(
+      generateSecretValue({ t: { kind: 'token', length: 16, alphabet: 'abc' } }, {}, random),
+    );
     assert.equal(value.t, 'b'.repeat(16));
   });
 
   it('carries over fields the template does not know', () => {
-    const value = JSON.parse(generateSecretValue({ key: { kind: 'aes-256' } }, { key: 'old', dsn: 'postgres://x' }));
+    const value = JSON.parse(
+      generateSecretValue({ key: { kind: 'aes-256' } }, { key: 'old', dsn: 'postgres://x' }),
+    );
     assert.equal(value.dsn, 'postgres://x');
     assert.notEqual(value.key, 'old');
   });
@@ -36,6 +40,9 @@ describe('the secret template', () => {
       name: 'SecretFormatError',
       message: "AWSCURRENT does not match the template: field 'key' is not 32 bytes of base64",
     });
-    assert.throws(() => checkSecretValue('hunter2', { key: { kind: 'aes-256' } }, 'AWSCURRENT'), (e: Error) => !e.message.includes('hunter2'));
+    assert.throws(
+      () => checkSecretValue('hunter2', { key: { kind: 'aes-256' } }, 'AWSCURRENT'),
+      (e: Error) => !e.message.includes('hunter2'),
+    );
   });
 });
