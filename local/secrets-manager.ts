@@ -1,0 +1,177 @@
+import { createServer } from 'node:http';
+import { type LocalClock, realSleep, type Sleep, systemClock } from './clock.js';
+import { closeServer, listen } from './http.js';
+import { SecretsManagerError } from './secrets-manager/errors.js';
+import { createSecretsManagerHandler } from './secrets-manager/http.js';
+import {
+  createSecret,
+  deleteSecret,
+  describeSecret,
+  getSecretValue,
+  listSecretVersionIds,
+  type OperationContext,
+  putSecretValue,
+  updateSecretVersionStage,
+} from './secrets-manager/operations.js';
+import { randomPassword } from './secrets-manager/password.js';
+import {
+  createSecretRequest,
+  deleteSecretRequest,
+  getSecretValueRequest,
+  listVersionsRequest,
+  parseRequest,
+  putSecretValueRequest,
+  randomPasswordRequest,
+  rotateSecretRequest,
+  secretIdRequest,
+  updateStageRequest,
+} from './secrets-manager/requests.js';
+import { RotationRunner } from './secrets-manager/rotation.js';
+import { SecretStore } from './secrets-manager/store.js';
+import type { RotationEventRecord, RotationInvoker } from './secrets-manager/types.js';
+
+/** How the local Secrets Manager behaves. */
+export interface SecretsManagerOptions {
+  /** The rotation function RotateSecret invokes. @default none: rotations fail until one is set */
+  readonly invoker?: RotationInvoker;
+  /** A JSON file to keep state in across processes (it holds secret values). @default in memory */
+  readonly stateFile?: string;
+  /** Time for dates, schedules and the event log. @default the system clock */
+  readonly clock?: LocalClock;
+  /** How the pause between rotation attempts is waited out. @default a timer */
+  readonly sleep?: Sleep;
+  /** Attempts per rotation, all with the same ClientRequestToken. @default 3 */
+  readonly rotationAttempts?: number;
+  /** Pause between rotation attempts. @default 0 */
+  readonly retryDelayMs?: number;
+  /** Restart rotations the state file shows as running when a previous process stopped. @default false */
+  readonly resumeInterrupted?: boolean;
+  /** @default 'us-east-1' */
+  readonly region?: string;
+  /** @default '000000000000' */
+  readonly accountId?: string;
+}
+
+/** The local Secrets Manager: its operations, the rotation runner, the event log and the HTTP handler. */
+export class LocalSecretsManager {
+  /** The node:http request listener speaking the JSON 1.1 protocol. */
+  readonly handler: ReturnType<typeof createSecretsManagerHandler>;
+  private readonly ctx: OperationContext;
+  private readonly rotations: RotationRunner;
+
+  /** @throws Error when the state file exists but cannot be read. */
+  constructor(options: SecretsManagerOptions = {}) {
+    this.ctx = {
+      store: new SecretStore(options.stateFile),
+      clock: options.clock ?? systemClock,
+      region: options.region ?? 'us-east-1',
+      account: options.accountId ?? '000000000000',
+    };
+    this.rotations = new RotationRunner(this.ctx, {
+      invoker: options.invoker,
+      sleep: options.sleep ?? realSleep,
+      ...(options.rotationAttempts === undefined ? {} : { attempts: options.rotationAttempts }),
+      ...(options.retryDelayMs === undefined ? {} : { retryDelayMs: options.retryDelayMs }),
+    });
+    this.handler = createSecretsManagerHandler((operation, body) => this.call(operation, body));
+    if (options.resumeInterrupted) this.rotations.resumeInterrupted();
+  }
+
+  /**
+   * Runs an operation by its wire name on a wire-shaped input, exactly as over HTTP.
+   * @throws SecretsManagerError as the service would answer.
+   */
+  async call(operation: string, body: unknown): Promise<Record<string, unknown>> {
+    const ctx = this.ctx;
+    switch (operation) {
+      case 'CreateSecret':
+        return createSecret(ctx, parseRequest(createSecretRequest, body));
+      case 'DescribeSecret':
+        return describeSecret(ctx, parseRequest(secretIdRequest, body));
+      case 'GetSecretValue':
+        return getSecretValue(ctx, parseRequest(getSecretValueRequest, body));
+      case 'PutSecretValue':
+        return putSecretValue(ctx, parseRequest(putSecretValueRequest, body));
+      case 'UpdateSecretVersionStage':
+        return updateSecretVersionStage(ctx, parseRequest(updateStageRequest, body));
+      case 'ListSecretVersionIds':
+        return listSecretVersionIds(ctx, parseRequest(listVersionsRequest, body));
+      case 'RotateSecret':
+        return this.rotations.rotate(parseRequest(rotateSecretRequest, body));
+      case 'CancelRotateSecret':
+        return this.rotations.cancel(parseRequest(secretIdRequest, body));
+      case 'GetRandomPassword':
+        return { RandomPassword: randomPassword(parseRequest(randomPasswordRequest, body)) };
+      case 'DeleteSecret':
+        return deleteSecret(ctx, parseRequest(deleteSecretRequest, body));
+      default:
+        throw new SecretsManagerError(
+          'UnknownOperationException',
+          `Operation ${operation} is not supported locally`,
+        );
+    }
+  }
+
+  /** Sets or replaces the rotation function. */
+  setInvoker(invoker: RotationInvoker | undefined): void {
+    this.rotations.setInvoker(invoker);
+  }
+
+  /** Resolves when no rotation is running: RotateSecret returns at once, this waits for the steps. */
+  idle(): Promise<void> {
+    return this.rotations.idle();
+  }
+
+  /** The rotation log (RotationStarted, RotationSucceeded, RotationFailed, RotationAbandoned), oldest first. */
+  events(): readonly RotationEventRecord[] {
+    return this.ctx.store.events();
+  }
+
+  /** Calls `listener` for each rotation event from now on; returns the function that stops it. */
+  onEvent(listener: (event: RotationEventRecord) => void): () => void {
+    return this.ctx.store.subscribe(listener);
+  }
+
+  /** Starts the scheduled rotations due by the clock (the service's scheduler); returns their ARNs. */
+  runDueRotations(): string[] {
+    return this.rotations.runDue();
+  }
+
+  /** Restarts rotations a previous process left running; returns their ARNs. */
+  resumeInterrupted(): string[] {
+    return this.rotations.resumeInterrupted();
+  }
+
+  /** Stops starting rotation steps; a step in flight finishes, nothing follows it. */
+  stop(): void {
+    this.rotations.stop();
+  }
+}
+
+/** A running standalone Secrets Manager endpoint. */
+export interface RunningSecretsManager {
+  readonly url: string;
+  readonly secretsManager: LocalSecretsManager;
+  /** Stops the server and further rotation steps. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the Secrets Manager alone on its own port.
+ * @throws the listen error, or an unreadable state file.
+ */
+export async function startSecretsManager(
+  options: SecretsManagerOptions & { readonly port?: number; readonly host?: string } = {},
+): Promise<RunningSecretsManager> {
+  const secretsManager = new LocalSecretsManager(options);
+  const server = createServer(secretsManager.handler);
+  const url = await listen(server, options.port ?? 0, options.host ?? '127.0.0.1');
+  return {
+    url,
+    secretsManager,
+    async close() {
+      secretsManager.stop();
+      await closeServer(server);
+    },
+  };
+}
