@@ -27,7 +27,7 @@ describe('rekey init', () => {
       assert.equal(Buffer.from(value.encryptionKey, 'base64').length, 32);
       assert.equal(value.cookieSecret.length, 64);
       assert.match(r.stdout, /^wrote version [0-9a-f-]{36} as AWSCURRENT/);
-      assert.match(r.stdout, /data key id: rk1:[0-9a-f]{8}:/);
+      assert.match(r.stdout, /data key id: rk1:[A-Za-z0-9_-]{8}:/);
       assert.ok(!r.all.includes(value.encryptionKey));
       assert.ok(!r.all.includes(value.cookieSecret));
     });
