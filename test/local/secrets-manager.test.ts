@@ -108,7 +108,6 @@ describe('local Secrets Manager operations over the real SDK', () => {
         new GetSecretValueCommand({ SecretId: arn, VersionId: TOKEN_1, VersionStage: 'AWSCURRENT' }),
       ),
       ResourceNotFoundException,
-      RotateSecretCommand,
     );
     await assert.rejects(
       client.send(new GetSecretValueCommand({ SecretId: arn, VersionStage: 'AWSPENDING' })),
@@ -212,7 +211,6 @@ describe('local Secrets Manager operations over the real SDK', () => {
         new UpdateSecretVersionStageCommand({ SecretId: arn, VersionStage: 'X', MoveToVersionId: TOKEN_3 }),
       ),
       ResourceNotFoundException,
-      RotateSecretCommand,
     );
   });
 
