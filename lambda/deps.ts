@@ -6,6 +6,28 @@ import { createLog } from './log.js';
 import { type Clock, type Log, type SecretsStore, type SqlRunner, systemClock } from './ports.js';
 import { secretsManagerStore } from './secrets.js';
 
+/** Standard AWS client settings; unset ones come from the environment as for any AWS tool. */
+export interface ClientOptions {
+  readonly region?: string;
+  readonly profile?: string;
+  readonly credentials?: {
+    readonly accessKeyId: string;
+    readonly secretAccessKey: string;
+    readonly sessionToken?: string;
+  };
+}
+
+/** Standard AWS client settings; unset ones come from the environment as for any AWS tool. */
+export interface ClientOptions {
+  readonly region?: string;
+  readonly profile?: string;
+  readonly credentials?: {
+    readonly accessKeyId: string;
+    readonly secretAccessKey: string;
+    readonly sessionToken?: string;
+  };
+}
+
 /** The long-lived collaborators of the steps, built once per process. */
 export interface BaseDeps {
   readonly config: RekeyConfig;
@@ -23,17 +45,11 @@ export interface BaseDeps {
  */
 export function createDeps(
   config: RekeyConfig,
-  options: { secretsManagerEndpoint?: string; dataApiEndpoint?: string; region?: string; log?: Log } = {},
+  options: ClientOptions & { secretsManagerEndpoint?: string; dataApiEndpoint?: string; log?: Log } = {},
 ): BaseDeps {
-  const secretsClient = new SecretsManagerClient({
-    endpoint: options.secretsManagerEndpoint,
-    region: options.region,
-  });
-  const dataClient = new RDSDataClient({
-    endpoint: options.dataApiEndpoint,
-    region: options.region,
-    maxAttempts: 1,
-  });
+  const common = { region: options.region, profile: options.profile, credentials: options.credentials };
+  const secretsClient = new SecretsManagerClient({ ...common, endpoint: options.secretsManagerEndpoint });
+  const dataClient = new RDSDataClient({ ...common, endpoint: options.dataApiEndpoint, maxAttempts: 1 });
   return {
     config,
     secrets: secretsManagerStore(secretsClient),

@@ -1,0 +1,91 @@
+import { RDSDataClient } from '@aws-sdk/client-rds-data';
+import {
+  CreateSecretCommand,
+  RotateSecretCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { parseConfig, type RekeyConfig, type RekeyConfigInput } from '../../lambda/config.js';
+import { dataApiRunner } from '../../lambda/data-api.js';
+import { createDeps } from '../../lambda/deps.js';
+import { memoryLog } from '../../lambda/log.js';
+import type { SqlRunner } from '../../lambda/ports.js';
+import { rotationFunction } from '../../lambda/rotation-function.js';
+import { type EngineSpec, inProcessInvoker, type LocalEndpoints, startLocal } from '../../local/index.js';
+
+/** The rotation Lambda's ARN as the local Secrets Manager is told it (it invokes in process). */
+export const LOCAL_LAMBDA_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:rekey-rotation';
+
+/** Local endpoints with the rekey rotation function wired in, and real SDK clients pointed at them. */
+export interface LocalWorld {
+  readonly local: LocalEndpoints;
+  readonly config: RekeyConfig;
+  readonly sm: SecretsManagerClient;
+  /** SQL through the local Data API, with the real RDSDataClient. */
+  readonly db: SqlRunner;
+  readonly log: ReturnType<typeof memoryLog>;
+  /** The rotation function the local Secrets Manager invokes (wrap it to inject failures). */
+  readonly rotation: ReturnType<typeof rotationFunction>;
+  /** Creates the secret with a first value; returns its ARN. */
+  createSecret(value: string): Promise<string>;
+  /** RotateSecret, then waits until the rotation's steps have run. */
+  rotate(secretId: string, options?: { rotateImmediately?: boolean }): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the local endpoints on port 0 and the rotation function over real SDK clients (HTTP), as the
+ * Lambda runs it. `configFor` gets the local Data API target to put in the config.
+ */
+export async function startLocalWorld(
+  configFor: (dataApi: RekeyConfigInput['dataApi']) => Omit<RekeyConfigInput, 'dataApi'>,
+  options: { engine?: EngineSpec; engineName?: 'postgres' | 'mysql' } = {},
+): Promise<LocalWorld> {
+  const local = await startLocal({ engine: options.engine ?? 'pglite' });
+  const dataApi = { ...local.dataApiTarget, engine: options.engineName ?? 'postgres' } as const;
+  const config = parseConfig({ ...configFor(dataApi), dataApi });
+  const clientOptions = {
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  };
+  const sm = new SecretsManagerClient({ ...clientOptions, endpoint: local.secretsManagerUrl });
+  const rds = new RDSDataClient({ ...clientOptions, endpoint: local.dataApiUrl });
+  const log = memoryLog();
+  const deps = createDeps(config, {
+    secretsManagerEndpoint: local.secretsManagerUrl,
+    dataApiEndpoint: local.dataApiUrl,
+    region: 'us-east-1',
+    credentials: clientOptions.credentials,
+    log,
+  });
+  const rotation = rotationFunction(deps);
+  local.secretsManager.setInvoker(inProcessInvoker(rotation));
+  return {
+    local,
+    rotation,
+    config,
+    sm,
+    db: dataApiRunner(rds, dataApi),
+    log,
+    async createSecret(value) {
+      const out = await sm.send(new CreateSecretCommand({ Name: `app-${Date.now()}`, SecretString: value }));
+      return out.ARN as string;
+    },
+    async rotate(secretId, rotateOptions = {}) {
+      const out = await sm.send(
+        new RotateSecretCommand({
+          SecretId: secretId,
+          RotationLambdaARN: LOCAL_LAMBDA_ARN,
+          RotationRules: { AutomaticallyAfterDays: 30 },
+          RotateImmediately: rotateOptions.rotateImmediately ?? true,
+        }),
+      );
+      await local.secretsManager.idle();
+      return out.VersionId as string;
+    },
+    async close() {
+      sm.destroy();
+      rds.destroy();
+      await local.close();
+    },
+  };
+}
