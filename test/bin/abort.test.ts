@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import { RK1_SECRET_A, RK1_SECRET_B } from '../support/fixtures.js';
+import { REDASH_SECRET_A, REDASH_SECRET_B, RK1_SECRET_A, RK1_SECRET_B } from '../support/fixtures.js';
 import { rekey } from './helpers.js';
-import { assertNoSecrets, prefixOf, rk1World, type World } from './world.js';
+import { assertNoSecrets, prefixOf, redashWorld, rk1World, type World } from './world.js';
 
 const PENDING = 'dddddddd-0000-4000-8000-000000000001';
 
@@ -65,5 +65,22 @@ describe('rekey abort', () => {
     );
     assert.deepEqual(w.secrets.stagesOf(PENDING), []);
     assert.equal((await w.prefixes()).get(prefixOf(RK1_SECRET_B, w.config)), undefined);
+  });
+});
+
+describe('rekey abort on Fernet tokens (Redash)', () => {
+  it('finds the rows under the pending key by HMAC and moves them back before removing AWSPENDING', async () => {
+    const w = await redashWorld();
+    w.secrets.add(REDASH_SECRET_A, ['AWSCURRENT']);
+    w.secrets.add(REDASH_SECRET_B, ['AWSPENDING'], PENDING);
+    await w.move(REDASH_SECRET_A, REDASH_SECRET_B, 4);
+    const r = await rekey(['abort', ...w.args, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).movedBack, 8);
+    assert.deepEqual(await w.countBy({ current: REDASH_SECRET_A, pending: REDASH_SECRET_B }), {
+      current: 20,
+    });
+    assert.deepEqual(w.secrets.stagesOf(PENDING), []);
+    assertNoSecrets(r.all);
   });
 });

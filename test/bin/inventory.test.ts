@@ -6,10 +6,16 @@ import {
   PutSecretValueCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { RK1_SECRET_A, RK1_SECRET_B, RK1_SECRET_C } from '../support/fixtures.js';
+import {
+  REDASH_SECRET_A,
+  REDASH_SECRET_B,
+  RK1_SECRET_A,
+  RK1_SECRET_B,
+  RK1_SECRET_C,
+} from '../support/fixtures.js';
 import { dataApiMock, secretsManagerMock } from './fake-aws.js';
 import { rekey } from './helpers.js';
-import { assertNoSecrets, prefixOf, rk1World, type World } from './world.js';
+import { assertNoSecrets, prefixOf, redashWorld, rk1World, type World } from './world.js';
 
 describe('rekey inventory', () => {
   let w: World;
@@ -68,5 +74,26 @@ describe('rekey inventory', () => {
       statements.every((sql) => /^\s*SELECT/i.test(sql)),
       statements.join('\n'),
     );
+  });
+});
+
+describe('rekey inventory on Fernet tokens (Redash)', () => {
+  it('classifies every value by the staged key whose HMAC verifies it, with progress on stderr', async () => {
+    const w = await redashWorld();
+    w.secrets.add(REDASH_SECRET_A, ['AWSCURRENT']);
+    w.secrets.add(REDASH_SECRET_B, ['AWSPENDING'], 'pending-version');
+    await w.move(REDASH_SECRET_A, REDASH_SECRET_B, 3);
+    await w.db.execute(`UPDATE data_sources SET encrypted_options = NULL WHERE id = 5`);
+    const r = await rekey(['inventory', ...w.args, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    const { current, pending, previous, plaintext, unknown, nulls } = report.total;
+    assert.deepEqual(
+      { current, pending, previous, plaintext, unknown, nulls },
+      { current: 13, pending: 6, previous: 0, plaintext: 0, unknown: 0, nulls: 1 },
+    );
+    assert.equal(report.columns[0].codec, 'fernet-sha256');
+    assert.match(r.stderr, /^inventory: \d+\/19 rows/m);
+    assertNoSecrets(r.all);
   });
 });
