@@ -106,7 +106,7 @@ async function testSecret(ctx: StepContext): Promise<void> {
   const { deps } = ctx;
   const keys = await loadKeys(ctx);
   await moveToPending(ctx, keys);
-  const verified = await verifyAll(keys, scanDeps(ctx));
+  const verified = await verifyAll(keys, { ...scanDeps(ctx), progress: deps.progress });
   const problems = verificationProblems(verified, deps.config);
   const totals = verified.reduce(
     (t, c) => ({

@@ -1,6 +1,6 @@
 import type { Codec, DataKey, FieldContext } from './codecs/types.js';
 import { StrandedRowsError } from './errors.js';
-import type { SqlRunner } from './ports.js';
+import type { ProgressSink, SqlRunner } from './ports.js';
 import { openTables } from './reencrypt.js';
 import { retried, type ScanDeps, scanColumn } from './scan.js';
 import { asText, type RowId, type TableSql } from './sql.js';
@@ -31,7 +31,7 @@ export interface ColumnVerification {
  */
 export async function verifyAll(
   versions: KeyVersions,
-  deps: ScanDeps & { readonly db: SqlRunner },
+  deps: ScanDeps & { readonly db: SqlRunner; readonly progress?: ProgressSink },
 ): Promise<ColumnVerification[]> {
   const tables = await openTables(deps.db, deps.config);
   const results: ColumnVerification[] = [];
@@ -68,6 +68,12 @@ export async function verifyAll(
           note(result.undecryptableIds, row.id);
         }
       }
+      deps.progress?.({
+        table: table.name,
+        column,
+        done: progress.done + rows.length,
+        total: progress.total,
+      });
       return { verified: rows.length };
     });
     results.push(result);
