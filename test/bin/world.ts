@@ -1,9 +1,13 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { codecFor } from '../../lambda/codecs/index.js';
-import type { RekeyConfig } from '../../lambda/config.js';
+import { parseConfig, type RekeyConfig, type RekeyConfigInput } from '../../lambda/config.js';
+import { dataApiRunner } from '../../lambda/data-api.js';
+import type { SqlRunner } from '../../lambda/ports.js';
 import { asText } from '../../lambda/sql.js';
+import { type LocalEndpoints, startLocal } from '../../local/index.js';
 import {
   keyOf,
   PLAINTEXTS,
@@ -14,14 +18,15 @@ import {
   RK1_SECRET_C,
   redashConfig,
   rk1Config,
-  SECRET_ARN,
   seedRedash,
   seedRk1,
 } from '../support/fixtures.js';
-import { type FakeAws, fakeAws } from './fake-aws.js';
 
 /** Rows per table in the seeded databases (rk1: three tables, four columns, a NULL every fifth row). */
 export const ROWS = 10;
+
+/** A rotation function ARN for RotateSecret; the local endpoint calls the invoker the test sets. */
+export const ROTATION_LAMBDA_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:rekey-rotation';
 
 /** Every value a test asserts never reaches the CLI's output: keys, secret values, plaintexts. */
 export const SECRETS_NOT_TO_PRINT: readonly string[] = [
@@ -32,52 +37,150 @@ export const SECRETS_NOT_TO_PRINT: readonly string[] = [
   ...PLAINTEXTS,
 ];
 
-/** An app: secret and database behind the faked SDK clients, and the config as a file. */
-export interface World extends FakeAws {
+/**
+ * An app on the local endpoints (started on port 0): its secret, its database behind the Data API, and
+ * its config as a file. The process environment points the SDK at the endpoints until `close()`.
+ */
+export interface World {
+  readonly local: LocalEndpoints;
   readonly config: RekeyConfig;
   readonly configPath: string;
+  readonly secretId: string;
   /** `--secret-id ARN --config FILE`. */
   readonly args: readonly string[];
+  /** SQL through the local Data API. */
+  readonly db: SqlRunner;
+  /** Calls a Secrets Manager operation in-process, wire shapes in and out. */
+  call(operation: string, body: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** PutSecretValue with these stages; returns the version id. */
+  put(secretString: string, stages: readonly string[]): Promise<string>;
+  /**
+   * Leaves a rotation stuck as a failed one does: the pending version holds `pending` (or, without it,
+   * no value: createSecret failed), and the steps after it failed. Returns the pending version id.
+   */
+  stuckRotation(pending: string | undefined): Promise<string>;
+  /**
+   * Turns rotation on as `cdk deploy` does without rotating: RotateSecret with RotateImmediately=false,
+   * whose configuration test (testSecret on a temporary version) passes. Needs an AWSCURRENT value.
+   */
+  enableRotation(): Promise<void>;
+  /** Every version's stages. */
+  stages(): Promise<Record<string, string[]>>;
+  stagesOf(versionId: string): Promise<string[]>;
+  /** The value staged `stage`, or undefined. */
+  valueAt(stage: string): Promise<string | undefined>;
   /** Stored values by the first of `secrets` whose key wrote them, else 'plaintext', 'unknown' or 'NULL'. */
   countBy(secrets: Readonly<Record<string, string>>): Promise<Record<string, number>>;
-  /** Stored values per rk1 key prefix ('rk1:xxxxxxxx:'), 'plaintext', and 'NULL'. */
-  prefixes(): Promise<Map<string, number>>;
+  /** Every stored value, as text, in a stable order (for "nothing changed" checks). */
+  snapshot(): Promise<string[]>;
   /** Re-encrypts up to `limit` rows per column from `from`'s key to `to`'s (a rotation step at work). */
   move(from: string, to: string, limit?: number): Promise<number>;
+  close(): Promise<void>;
 }
 
-/** The rk1 app: `rows` rows per table under RK1_SECRET_A, and no secret version yet. */
+/** The rk1 app: `rows` rows per table under RK1_SECRET_A, and a secret with no value yet. */
 export function rk1World(rows = ROWS): Promise<World> {
-  return world(rk1Config(), (db, c) => seedRk1(db, c, RK1_SECRET_A, rows));
+  return world(
+    (o) => rk1Config(o),
+    (db, c) => seedRk1(db, c, RK1_SECRET_A, rows),
+  );
 }
 
-/** Redash: Fernet tokens in BYTEA under REDASH_SECRET_A, `rows` per table, and no secret version yet. */
+/** Redash: Fernet tokens in BYTEA under REDASH_SECRET_A, `rows` per table, and a secret with no value yet. */
 export function redashWorld(rows = ROWS): Promise<World> {
-  return world(redashConfig(), (db, c) => seedRedash(db, c, REDASH_SECRET_A, rows));
+  return world(
+    (o) => parseConfig({ ...redashConfig(), ...o }),
+    (db, c) => seedRedash(db, c, REDASH_SECRET_A, rows),
+  );
 }
 
 async function world(
-  config: RekeyConfig,
-  seed: (db: FakeAws['db'], config: RekeyConfig) => Promise<void>,
+  makeConfig: (overrides: Partial<RekeyConfigInput>) => RekeyConfig,
+  seed: (db: SqlRunner, config: RekeyConfig) => Promise<void>,
 ): Promise<World> {
-  const fake = await fakeAws(SECRET_ARN);
-  await seed(fake.db, config);
+  const local = await startLocal({ rotationAttempts: 1 });
+  const savedEnv = Object.fromEntries(Object.keys(local.env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, local.env);
+  const sm = local.secretsManager;
+  const call = (operation: string, body: Record<string, unknown>) => sm.call(operation, body);
+  const created = await call('CreateSecret', { Name: 'app' });
+  const secretId = created.ARN as string;
+  const config = makeConfig({ secretId, dataApi: { ...local.dataApiTarget, engine: 'postgres' } });
+  const db = dataApiRunner(
+    new RDSDataClient({ endpoint: local.dataApiUrl, region: 'us-east-1' }),
+    config.dataApi,
+  );
+  await seed(db, config);
   const dir = await mkdtemp(join(tmpdir(), 'rekey-cli-'));
   const configPath = join(dir, 'rekey.json');
   await writeFile(configPath, JSON.stringify(config));
   const codec = codecFor(config.codec);
   const columns = config.storedFields.flatMap((t) => t.columns.map((c) => ({ t, c })));
   const values = async (t: (typeof columns)[number]['t'], c: string) =>
-    (await fake.db.execute(`SELECT ${t.id}::text, ${c} FROM ${t.table} ORDER BY 1`)).rows.map(([id, v]) => ({
+    (await db.execute(`SELECT ${t.id}::text, ${c} FROM ${t.table} ORDER BY 1`)).rows.map(([id, v]) => ({
       id: String(id),
-      value: v === null ? null : asText(v as string | Uint8Array),
+      value: v === null || v === undefined ? null : asText(v as string | Uint8Array),
       binary: v instanceof Uint8Array,
     }));
-  return Object.assign(fake, {
+  const stages = async () =>
+    ((await call('DescribeSecret', { SecretId: secretId })).VersionIdsToStages ?? {}) as Record<
+      string,
+      string[]
+    >;
+  const w: World = {
+    local,
     config,
     configPath,
-    args: ['--secret-id', SECRET_ARN, '--config', configPath],
-    async countBy(secrets: Readonly<Record<string, string>>) {
+    secretId,
+    args: ['--secret-id', secretId, '--config', configPath],
+    db,
+    call,
+    async put(secretString, versionStages) {
+      const out = await call('PutSecretValue', {
+        SecretId: secretId,
+        SecretString: secretString,
+        VersionStages: versionStages,
+      });
+      return out.VersionId as string;
+    },
+    async stuckRotation(pending) {
+      sm.setInvoker(async (event) => {
+        if (event.Step !== 'createSecret' || pending === undefined) throw new Error(`${event.Step} failed`);
+        await call('PutSecretValue', {
+          SecretId: secretId,
+          ClientRequestToken: event.ClientRequestToken,
+          SecretString: pending,
+          VersionStages: ['AWSPENDING'],
+        });
+      });
+      const out = await call('RotateSecret', { SecretId: secretId, RotationLambdaARN: ROTATION_LAMBDA_ARN });
+      await sm.idle();
+      sm.setInvoker(undefined);
+      return out.VersionId as string;
+    },
+    async enableRotation() {
+      sm.setInvoker(async () => {});
+      await call('RotateSecret', {
+        SecretId: secretId,
+        RotationLambdaARN: ROTATION_LAMBDA_ARN,
+        RotateImmediately: false,
+      });
+      await sm.idle();
+      sm.setInvoker(undefined);
+    },
+    stages,
+    async stagesOf(versionId) {
+      return (await stages())[versionId] ?? [];
+    },
+    async valueAt(stage) {
+      try {
+        return (await call('GetSecretValue', { SecretId: secretId, VersionStage: stage }))
+          .SecretString as string;
+      } catch {
+        return undefined;
+      }
+    },
+    async countBy(secrets) {
       const named = Object.entries(secrets).map(([name, s]) => ({ name, key: keyOf(s, config) }));
       const counts: Record<string, number> = {};
       for (const { t, c } of columns) {
@@ -99,17 +202,14 @@ async function world(
       }
       return counts;
     },
-    async prefixes() {
-      const counts = new Map<string, number>();
+    async snapshot() {
+      const all: string[] = [];
       for (const { t, c } of columns) {
-        for (const { value } of await values(t, c)) {
-          const name = value === null ? 'NULL' : value.startsWith('rk1:') ? value.slice(0, 13) : 'plaintext';
-          counts.set(name, (counts.get(name) ?? 0) + 1);
-        }
+        for (const { id, value } of await values(t, c)) all.push(`${t.table}.${c}.${id}=${value}`);
       }
-      return counts;
+      return all;
     },
-    async move(from: string, to: string, limit = Number.MAX_SAFE_INTEGER) {
+    async move(from, to, limit = Number.MAX_SAFE_INTEGER) {
       const source = keyOf(from, config);
       const target = keyOf(to, config);
       let moved = 0;
@@ -118,10 +218,9 @@ async function world(
         for (const { id, value, binary } of await values(t, c)) {
           if (value === null || here >= limit) continue;
           const where = { table: t.table, column: c };
-          const found = codec.classify(value, [source], where);
-          if (found.kind !== 'key') continue;
+          if (codec.classify(value, [source], where).kind !== 'key') continue;
           const next = codec.encrypt(codec.decrypt(value, source, where), target, where);
-          await fake.db.execute(`UPDATE ${t.table} SET ${c} = :n WHERE ${t.id}::text = :id`, {
+          await db.execute(`UPDATE ${t.table} SET ${c} = :n WHERE ${t.id}::text = :id`, {
             n: binary ? Buffer.from(next, 'latin1') : next,
             id,
           });
@@ -131,10 +230,18 @@ async function world(
       }
       return moved;
     },
-  });
+    async close() {
+      await local.close();
+      for (const [k, v] of Object.entries(savedEnv)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    },
+  };
+  return w;
 }
 
-/** The key prefix of a secret value under the rk1 config. */
+/** The rk1 key prefix ('rk1:xxxxxxxx:') of a secret value under a config. */
 export function prefixOf(secret: string, config: RekeyConfig): string {
   return codecFor(config.codec).sqlPrefix(keyOf(secret, config)) as string;
 }
