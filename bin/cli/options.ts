@@ -18,8 +18,8 @@ export function withCommonOptions(cmd: Command): Command {
     .option('--profile <name>', 'named profile from the AWS config files (default: AWS_PROFILE)')
     .option(
       '--endpoint-url <url>',
-      'endpoint for both Secrets Manager and the RDS Data API (e.g. the local endpoints); ' +
-        'AWS_ENDPOINT_URL_SECRETS_MANAGER and AWS_ENDPOINT_URL_RDS_DATA set them one by one',
+      'one endpoint for both Secrets Manager and the RDS Data API (a single URL serving both); ' +
+        'AWS_ENDPOINT_URL_SECRETS_MANAGER and AWS_ENDPOINT_URL_RDS_DATA set them one by one, as `rekey local` prints them',
       parseUrl,
     )
     .option('--json', 'print one JSON document on stdout instead of text')
