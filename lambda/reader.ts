@@ -1,0 +1,3 @@
+export type { FieldContext } from './codecs/types.js';
+export { DecryptError, RotationStateError, SecretFormatError } from './errors.js';
+export { KeyRing, type KeyRingOptions } from './keyring.js';
