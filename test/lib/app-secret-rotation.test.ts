@@ -194,7 +194,7 @@ describe('the schedule', () => {
     build()
       .template()
       .hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
-        RotationRules: { AutomaticallyAfterDays: 30 },
+        RotationRules: { ScheduleExpression: 'rate(30 days)', Duration: Match.absent() },
         RotateImmediatelyOnUpdate: false,
         RotationLambdaARN: Match.anyValue(),
       });
@@ -218,8 +218,8 @@ describe('the schedule', () => {
     assert.throws(() => build({ schedule: { expression: 'cron(15 3 * * ? *)' } }), /minutes field 0/);
     assert.throws(() => build({ schedule: { expression: 'cron(0 3 * * ? 2027)' } }), /'\*' for the year/);
     assert.throws(
-      () => build({ schedule: { expression: 'rate(1 day)', window: Duration.hours(24) } }),
-      /runs into the next rotation/,
+      () => build({ schedule: { expression: 'rate(6 hours)', window: Duration.hours(8) } }),
+      /runs into the next rotation window/,
     );
     assert.throws(
       () => build({ schedule: { expression: 'cron(0 */6 * * ? *)', window: Duration.hours(8) } }),
