@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { RotationStateError } from '../../lambda/errors.js';
 import { reencrypt } from '../../lambda/reencrypt.js';
-import { awsClients, rotationDeps } from './clients.js';
+import { awsClients, CLI_DEADLINE_MS, rotationDeps } from './clients.js';
 import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';
 import { EXIT, RotationFailedError } from './exit-codes.js';
@@ -9,7 +9,6 @@ import { type CensusDeps, keyIdsOf, type StagedValue, takeCensus } from './key-c
 import { cliLog } from './log.js';
 import { type CommonOptions, examples, secretIdFrom, withCommonOptions } from './options.js';
 import { type ProgressReporter, progressReporter } from './progress.js';
-import { CLI_DEADLINE_MS } from './resume.js';
 import { loadStagedValues, stagedVersions } from './staged-keys.js';
 
 interface AbortOptions extends CommonOptions {

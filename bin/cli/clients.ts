@@ -6,6 +6,9 @@ import type { BaseDeps } from '../../lambda/deps.js';
 import type { Clock, Log } from '../../lambda/ports.js';
 import { secretsManagerStore } from '../../lambda/secrets.js';
 
+/** The CLI has no Lambda time limit; a day only keeps a forgotten run from holding on forever. */
+export const CLI_DEADLINE_MS = 24 * 60 * 60_000;
+
 /** Where the SDK clients go and as whom, from the standard flags. */
 export interface AwsOptions {
   readonly region?: string;

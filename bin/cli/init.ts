@@ -6,7 +6,7 @@ import type { RekeyConfig } from '../../lambda/config.js';
 import { RotationStateError, SecretFormatError } from '../../lambda/errors.js';
 import type { SecretDescription, SecretsStore } from '../../lambda/ports.js';
 import { checkSecretValue, generateSecretValue } from '../../lambda/secret-template.js';
-import { awsClients, rotationDeps } from './clients.js';
+import { awsClients, CLI_DEADLINE_MS, rotationDeps } from './clients.js';
 import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';
 import { EXIT, UsageError } from './exit-codes.js';
@@ -15,7 +15,6 @@ import { keyIdsOf, takeCensus, totalOf } from './key-census.js';
 import { cliLog } from './log.js';
 import { type CommonOptions, examples, secretIdFrom, withCommonOptions } from './options.js';
 import { progressReporter } from './progress.js';
-import { CLI_DEADLINE_MS } from './resume.js';
 import { stagedVersions } from './staged-keys.js';
 
 /** An adopted key longer than this is not a key: refuse rather than read a whole file into a secret. */

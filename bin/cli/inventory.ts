@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { awsClients, rotationDeps } from './clients.js';
+import { awsClients, CLI_DEADLINE_MS, rotationDeps } from './clients.js';
 import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';
 import { EXIT } from './exit-codes.js';
@@ -8,7 +8,6 @@ import { type CensusTotal, type ColumnCensus, keyIdsOf, takeCensus, totalOf } fr
 import { cliLog } from './log.js';
 import { type CommonOptions, examples, secretIdFrom, withCommonOptions } from './options.js';
 import { progressReporter } from './progress.js';
-import { CLI_DEADLINE_MS } from './resume.js';
 import { loadStagedValues, stagedVersions } from './staged-keys.js';
 
 interface InventoryOptions extends CommonOptions {

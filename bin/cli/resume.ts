@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { RotationStateError } from '../../lambda/errors.js';
 import { ROTATION_STEPS } from '../../lambda/rotation-event.js';
 import { runStep } from '../../lambda/steps.js';
-import { awsClients, rotationDeps } from './clients.js';
+import { awsClients, CLI_DEADLINE_MS, rotationDeps } from './clients.js';
 import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';
 import { EXIT } from './exit-codes.js';
@@ -11,9 +11,6 @@ import { cliLog } from './log.js';
 import { type CommonOptions, examples, secretIdFrom, withCommonOptions } from './options.js';
 import { progressReporter } from './progress.js';
 import { stagedVersions } from './staged-keys.js';
-
-/** The CLI has no Lambda time limit; a day only keeps a forgotten run from holding on forever. */
-export const CLI_DEADLINE_MS = 24 * 60 * 60_000;
 
 interface ResumeOptions extends CommonOptions {
   readonly secretId?: string;
