@@ -5,5 +5,6 @@ dataApiSuite({
   label: 'PGlite',
   dialect: 'postgres',
   database: 'postgres',
+  singleConnection: true,
   open: () => createPgliteEngine(),
 });

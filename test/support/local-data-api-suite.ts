@@ -28,6 +28,8 @@ export interface DataApiSuiteTarget {
   readonly label: string;
   readonly dialect: Dialect;
   readonly database: string;
+  /** Whether the engine has one connection (PGlite), so a transaction makes every other call wait. */
+  readonly singleConnection?: boolean;
   open(): Promise<Engine>;
 }
 
@@ -295,6 +297,24 @@ export function dataApiSuite(target: DataApiSuiteTarget): void {
       );
       assert.equal((await exec(`SELECT id FROM ${table} WHERE name = 'tx-expired'`)).records?.length, 0);
     });
+
+    it(
+      target.singleConnection
+        ? 'runs a call outside a transaction only after the transaction ends (one connection)'
+        : 'runs a call outside a transaction at once on another connection, isolated from it',
+      async () => {
+        const id = await begin();
+        await exec(`INSERT INTO ${table} (name) VALUES ('tx-held')`, undefined, { transactionId: id });
+        const outside = exec(`SELECT id FROM ${table} WHERE name = 'tx-held'`);
+        if (target.singleConnection) {
+          await client.send(new CommitTransactionCommand({ ...end, transactionId: id }));
+          assert.equal((await outside).records?.length, 1, 'it waited for the commit');
+        } else {
+          assert.equal((await outside).records?.length, 0, 'it did not see the uncommitted row');
+          await client.send(new CommitTransactionCommand({ ...end, transactionId: id }));
+        }
+      },
+    );
 
     it('refuses an unknown transaction and one already ended', async () => {
       await rejectsNamed(
