@@ -99,7 +99,7 @@ export interface RunningDataApi {
   readonly url: string;
   readonly dataApi: LocalDataApi;
   readonly engine: Engine;
-  /** Stops the server, rolls back open transactions, and closes the engine if this call opened it. */
+  /** Rolls back open transactions, stops the server, and closes the engine if this call opened it. */
   close(): Promise<void>;
 }
 
@@ -132,8 +132,9 @@ export async function startDataApi(
     dataApi,
     engine,
     async close() {
-      await closeServer(server);
+      // Roll back first: a call waiting for PGlite behind an open transaction would keep the server open.
       await dataApi.close();
+      await closeServer(server);
       if (owned) await engine.close();
     },
   };

@@ -111,8 +111,9 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
   const dataServer = createServer(dataApi.handler);
   const close = async (): Promise<void> => {
     secretsManager.stop();
-    await Promise.all([smServer, dataServer].map((s) => (s.listening ? closeServer(s) : Promise.resolve())));
+    // Roll back first: a call waiting for PGlite behind an open transaction would keep its server open.
     await dataApi.close();
+    await Promise.all([smServer, dataServer].map((s) => (s.listening ? closeServer(s) : Promise.resolve())));
     if (owned) await engine.close();
   };
 

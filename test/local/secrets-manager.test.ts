@@ -117,6 +117,16 @@ describe('local Secrets Manager operations over the real SDK', () => {
     );
   });
 
+  it('stores a binary secret and hands back the same bytes', async () => {
+    const bytes = new Uint8Array([0, 1, 2, 250, 255]);
+    const out = await client.send(
+      new CreateSecretCommand({ Name: `app/binary-${++n}`, SecretBinary: bytes }),
+    );
+    const value = await client.send(new GetSecretValueCommand({ SecretId: out.ARN }));
+    assert.deepEqual(value.SecretBinary && [...value.SecretBinary], [...bytes]);
+    assert.equal(value.SecretString, undefined);
+  });
+
   it('moves AWSCURRENT to a new value and AWSPREVIOUS to the old one', async () => {
     const { arn } = await create('v1');
     await client.send(
