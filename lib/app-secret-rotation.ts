@@ -1,84 +1,141 @@
-import { fileURLToPath } from 'node:url';
-import { Duration, Stack, Token, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction, SnsTopic } from 'aws-cdk-lib/aws-events-targets';
-import { AnyPrincipal, Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Duration, Lazy, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
+import type { Rule } from 'aws-cdk-lib/aws-events';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { IDatabaseCluster } from 'aws-cdk-lib/aws-rds';
-import { CfnRotationSchedule, type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { CfnDBCluster, type IDatabaseCluster } from 'aws-cdk-lib/aws-rds';
+import { CfnRotationSchedule, type CfnSecret, type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { parseConfig, type RekeyConfigInput } from '../lambda/config.js';
+import { addRotationOperations } from './operations.js';
+import { PropsError } from './props-error.js';
+import { type RekeySettings, renderRekeyConfig } from './rekey-config.js';
+import { createRotationFunction } from './rotation-function.js';
+import { grantRotation, secretPolicyArn } from './rotation-grants.js';
 import { type RotationScheduleSpec, rotationRules, sweepExpression } from './rotation-schedule.js';
-
-/** What rekey rotates and re-encrypts: the config file's fields other than the Data API target. */
-export type RekeySettings = Omit<RekeyConfigInput, 'dataApi' | 'secretId'>;
+import { applySecretGuard, secretGuardStatements } from './secret-guard-policy.js';
 
 /** Props of {@link AppSecretRotation}. */
 export interface AppSecretRotationProps {
-  /** The secret template, data key field, codec, stored fields, paging and row policies. */
+  /**
+   * What to rotate and re-encrypt: secret template, data key field, codec, stored fields, paging, row
+   * policies and safety margin, as in the rekey config file (README, "Configuration"); validated at
+   * synth time by the Lambda's own parser.
+   */
   readonly settings: RekeySettings;
   /**
    * The app secret to rotate.
-   * @default - a new secret; write its first value with `rekey init` before the first rotation
+   * @default - a new, empty secret (no value in the template); `rekey init` writes its first value
    */
   readonly secret?: ISecret;
-  /** The Aurora cluster, with the Data API enabled (give this or `clusterArn`). @default - `clusterArn` */
+  /**
+   * Name of the new secret (with `secret` unset).
+   * @default - a name CloudFormation generates
+   */
+  readonly secretName?: string;
+  /**
+   * What happens to the new secret when it leaves the stack. Deleting it loses every key stored rows
+   * need, so it is kept.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * The Aurora cluster, with the Data API enabled. Give this or `clusterArn`.
+   * @default - `clusterArn`
+   */
   readonly cluster?: IDatabaseCluster;
-  /** The cluster's ARN, for a cluster defined elsewhere. @default - `cluster.clusterArn` */
+  /**
+   * The cluster's ARN, for a cluster defined elsewhere (its Data API must be enabled). Give this or `cluster`.
+   * @default - `cluster.clusterArn`
+   */
   readonly clusterArn?: string;
   /** The secret the Data API signs in to the database with. */
   readonly credentialsSecret: ISecret;
-  /** The database holding the stored fields. */
+  /**
+   * The customer-managed key that encrypts `credentialsSecret`.
+   * @default - `credentialsSecret.encryptionKey`; none when it is encrypted with the AWS managed key
+   */
+  readonly credentialsEncryptionKey?: IKey;
+  /** The database holding the stored fields (a plain SQL identifier). */
   readonly databaseName: string;
   /** The cluster's engine. */
   readonly engine: 'postgres' | 'mysql';
-  /** When rotations run. @default - every 30 days */
+  /**
+   * When rotations run.
+   * @default { automaticallyAfter: Duration.days(30) }, window until the end of the UTC day
+   */
   readonly schedule?: RotationScheduleSpec;
   /**
-   * Rotate at once when the stack creates or changes the schedule. Off, so that a stack update never
+   * Rotate at once when a deploy creates or changes the schedule. Off, so that a stack update never
    * rotates by surprise; the service then only runs testSecret to check the configuration.
    * @default false
    */
   readonly rotateImmediatelyOnUpdate?: boolean;
-  /** A customer-managed key that encrypts the app secret. @default - the AWS managed key */
+  /**
+   * The customer-managed key that encrypts the app secret: a new secret is created with it; for an
+   * existing secret, name the key it is encrypted with. The role gets Decrypt and GenerateDataKey on it
+   * through Secrets Manager only.
+   * @default - `secret.encryptionKey` for an existing secret; the AWS managed key for a new one
+   */
   readonly encryptionKey?: IKey;
-  /** Where rotation alarms and failure events go. @default - alarms and rules without a target */
+  /**
+   * Where the errors alarm and the rotation failure events go.
+   * @default - none: the alarm and the rule exist without a target
+   */
   readonly alarmTopic?: ITopic;
   /**
-   * Deny writing values and moving labels on the secret to anyone but the rotation role and
-   * `adminPrincipalArns`, so that a hand-written value cannot abandon a rotation half-way.
-   * Break glass: add a principal to `adminPrincipalArns` and deploy (see docs/deploy.md).
+   * Deny writing values (PutSecretValue, UpdateSecret), moving labels (UpdateSecretVersionStage),
+   * deleting the secret, and pointing rotation at another function, to everyone but the rotation role
+   * and `adminPrincipalArns`, so that a value written by hand cannot abandon a rotation half-way and
+   * strand rows. Break glass: docs/deploy.md.
    * @default true
    */
   readonly guardSecret?: boolean;
-  /** Principals (role or user ARNs, wildcards allowed) that may still write the secret. @default [] */
+  /**
+   * Principals (role or user ARNs, `*` and `?` allowed) that keep the guarded actions: whoever runs
+   * `rekey init`, `resume` and `abort`. At least one while `guardSecret` is on.
+   * @default - none, which the guard refuses
+   */
   readonly adminPrincipalArns?: readonly string[];
-  /** How long after the rotation window the sweep of stragglers runs. @default Duration.hours(6) */
+  /**
+   * Run the sweep of stragglers (rows written under AWSPREVIOUS by stale app instances) on a schedule.
+   * @default true
+   */
+  readonly sweep?: boolean;
+  /**
+   * How long after a rotation window closes the sweep runs (whole hours, 1 to 23).
+   * @default Duration.hours(6)
+   */
   readonly sweepDelay?: Duration;
-  /** How long the rotation function's logs are kept. @default RetentionDays.ONE_YEAR */
+  /**
+   * How long the rotation function's logs are kept.
+   * @default RetentionDays.ONE_YEAR
+   */
   readonly logRetention?: RetentionDays;
+  /**
+   * The rotation function's memory in MB (CPU grows with it).
+   * @default 1024
+   */
+  readonly memorySize?: number;
+  /**
+   * Reserved concurrency of the rotation function; at least 10, because the service warns that less
+   * throttles rotation.
+   * @default - none (the account's unreserved pool)
+   */
+  readonly reservedConcurrentExecutions?: number;
 }
 
-/** The rotation function's timeout: Lambda's maximum, for large tables (CDK's default is 3 s). */
-const TIMEOUT = Duration.minutes(15);
-const SECRET_ACTIONS = [
-  'secretsmanager:DescribeSecret',
-  'secretsmanager:GetSecretValue',
-  'secretsmanager:PutSecretValue',
-  'secretsmanager:UpdateSecretVersionStage',
-];
-const PLACEHOLDER_CLUSTER = 'arn:aws:rds:us-east-1:000000000000:cluster:placeholder';
-const PLACEHOLDER_SECRET = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:placeholder';
+const CLUSTER_ARN_PATTERN = /^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z][A-Za-z0-9-]{0,62}$/;
+const PRINCIPAL_ARN_PATTERN = /^arn:aws[a-z-]*:(iam|sts)::(\d{12}|[*?]+):\S+$/;
+const SECRET_NAME_PATTERN = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+const MIN_RESERVED_CONCURRENCY = 10;
 
 /**
- * A Secrets Manager rotation of an application secret by rekey: the rotation Lambda, its schedule,
- * least-privilege IAM, a guard on the secret, an alarm, a rule for failed rotations and a sweep.
+ * Rotation of an application secret by rekey: the rotation Lambda with least-privilege IAM, the
+ * rotation schedule (cron or rate, with a window), a guard on the secret, an alarm on errors, a rule
+ * for the service's rotation failure events, and a scheduled sweep of stragglers.
  *
  * @example
  * new AppSecretRotation(this, 'Rotation', {
@@ -88,195 +145,212 @@ const PLACEHOLDER_SECRET = 'arn:aws:secretsmanager:us-east-1:000000000000:secret
  *     storedFields: [{ table: 'data_sources', id: 'id', columns: ['options'] }],
  *   },
  *   cluster,
- *   credentialsSecret: cluster.secret!,
+ *   credentialsSecret,
  *   databaseName: 'app',
  *   engine: 'postgres',
  *   schedule: { expression: 'cron(0 3 ? * SUN *)', window: Duration.hours(4) },
+ *   adminPrincipalArns: ['arn:aws:iam::123456789012:role/rekey-admin'],
+ *   alarmTopic,
  * });
  */
 export class AppSecretRotation extends Construct {
   /** The rotated secret. */
   readonly secret: ISecret;
+  /** How the function names the secret in API calls (full ARN, or the name of an imported secret). */
+  readonly secretId: string;
   /** The rotation function. */
   readonly rotationFunction: NodejsFunction;
-  /** The function's role: the only principal, with the admins, that may write the secret. */
+  /** The function's role: with the admins, the only principal that may write the guarded secret. */
   readonly role: Role;
+  /** The function's log group. */
+  readonly logGroup: LogGroup;
+  /** The rotation schedule resource. */
+  readonly rotationSchedule: CfnRotationSchedule;
   /** Alarm on the rotation function's errors. */
-  readonly errorAlarm: Alarm;
+  readonly errorsAlarm: Alarm;
+  /** Rule for the service's rotation failure events on this secret. */
+  readonly failureRule: Rule;
+  /** Rule that invokes the sweep, unless `sweep` is false. */
+  readonly sweepRule?: Rule;
 
+  /**
+   * @throws PropsError naming the prop, the value and what is allowed.
+   */
   constructor(scope: Construct, id: string, props: AppSecretRotationProps) {
     super(scope, id);
-    const clusterArn = props.cluster?.clusterArn ?? props.clusterArn;
-    if (!clusterArn) throw new Error('AppSecretRotation: give cluster or clusterArn');
-    if (props.cluster && props.clusterArn)
-      throw new Error('AppSecretRotation: give cluster or clusterArn, not both');
-    // Validated with placeholders where the ARNs are tokens; the real ARNs go into REKEY_CONFIG.
-    const config = parseConfig(
-      {
-        ...props.settings,
-        dataApi: {
-          resourceArn: Token.isUnresolved(clusterArn) ? PLACEHOLDER_CLUSTER : clusterArn,
-          secretArn: Token.isUnresolved(props.credentialsSecret.secretArn)
-            ? PLACEHOLDER_SECRET
-            : props.credentialsSecret.secretArn,
-          database: props.databaseName,
-          engine: props.engine,
-        },
-      },
-      'AppSecretRotation settings',
-    );
+    const clusterArn = checkCluster(props);
+    const admins = checkAdmins(props);
+    checkNumbers(props);
+    if (props.secret && (props.secretName !== undefined || props.removalPolicy !== undefined)) {
+      throw new PropsError(
+        'secretName and removalPolicy apply to a new secret; give them or secret, not both',
+      );
+    }
+    if (props.secretName !== undefined && !Token.isUnresolved(props.secretName)) {
+      if (!SECRET_NAME_PATTERN.test(props.secretName)) {
+        throw new PropsError(
+          `secretName must be 1 to 512 of letters, digits and /_+=.@-, got '${props.secretName}'`,
+        );
+      }
+    }
     const schedule = props.schedule ?? { automaticallyAfter: Duration.days(30) };
     const rules = rotationRules(schedule);
+    const sweepSchedule =
+      (props.sweep ?? true) ? sweepExpression(schedule, props.sweepDelay ?? Duration.hours(6)) : undefined;
+    const rekeyConfig = renderRekeyConfig(this, props.settings, {
+      secretId: Lazy.string({ produce: () => this.secretId }),
+      clusterArn,
+      credentialsSecretArn: props.credentialsSecret.secretArn,
+      databaseName: props.databaseName,
+      engine: props.engine,
+    });
 
-    this.secret =
-      props.secret ??
-      new Secret(this, 'Secret', {
-        description: 'Application secret rotated by rekey; write its first value with `rekey init`.',
-        encryptionKey: props.encryptionKey,
-      });
-
-    const logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention ?? RetentionDays.ONE_YEAR });
+    this.secret = props.secret ?? this.newSecret(props);
+    this.secretId = this.secret.secretFullArn ?? this.secret.secretName;
+    this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention ?? RetentionDays.ONE_YEAR });
     this.role = new Role(this, 'Role', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
       description: 'rekey rotation function',
     });
-    this.rotationFunction = new NodejsFunction(this, 'Function', {
-      entry: fileURLToPath(new URL('../lambda/handler.ts', import.meta.url)),
-      handler: 'handler',
-      runtime: Runtime.NODEJS_24_X,
-      architecture: Architecture.ARM_64,
-      memorySize: 1024,
-      timeout: TIMEOUT,
-      role: this.role,
-      logGroup,
-      description: 'rekey: rotates the app secret and re-encrypts stored fields',
-      environment: {
-        REKEY_CONFIG: Stack.of(this).toJsonString({
-          ...config,
-          secretId: this.secret.secretArn,
-          dataApi: {
-            ...config.dataApi,
-            resourceArn: clusterArn,
-            secretArn: props.credentialsSecret.secretArn,
-          },
-        }),
-        NODE_OPTIONS: '--enable-source-maps',
-      },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node24',
-        sourceMap: true,
-        minify: true,
-        // ESM output still meets CommonJS dependencies that call require().
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-        // The SDK clients are bundled, not taken from the runtime: rekey is tested against the pinned
-        // versions, and the runtime's copy changes under a deployed function without notice.
-        externalModules: [],
-      },
+    grantRotation(this.role, {
+      secret: this.secret,
+      secretKey: props.encryptionKey ?? props.secret?.encryptionKey,
+      clusterArn,
+      credentialsSecret: props.credentialsSecret,
+      credentialsKey: props.credentialsEncryptionKey ?? props.credentialsSecret.encryptionKey,
+      logGroup: this.logGroup,
     });
-
-    this.grantRotation(clusterArn, props);
+    this.rotationFunction = createRotationFunction(this, {
+      role: this.role,
+      logGroup: this.logGroup,
+      rekeyConfig,
+      memorySize: props.memorySize ?? 1024,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+    });
+    // CDK's own permission for the service lacks SourceAccount, which common guardrails require.
     this.rotationFunction.addPermission('InvokeBySecretsManager', {
       principal: new ServicePrincipal('secretsmanager.amazonaws.com'),
       action: 'lambda:InvokeFunction',
       sourceAccount: Stack.of(this).account,
-      sourceArn: this.secret.secretArn,
+      sourceArn: secretPolicyArn(this.secret),
     });
-    const rotation = new CfnRotationSchedule(this, 'Schedule', {
-      secretId: this.secret.secretArn,
+
+    this.rotationSchedule = new CfnRotationSchedule(this, 'Schedule', {
+      secretId: this.secretId,
       rotationLambdaArn: this.rotationFunction.functionArn,
       rotationRules: rules,
       rotateImmediatelyOnUpdate: props.rotateImmediatelyOnUpdate ?? false,
     });
-    rotation.node.addDependency(this.rotationFunction.permissionsNode.findChild('InvokeBySecretsManager'));
+    // The service invokes the function as soon as the schedule exists (testSecret at least).
+    this.rotationSchedule.node.addDependency(
+      this.rotationFunction.permissionsNode.findChild('InvokeBySecretsManager'),
+    );
 
-    if (props.guardSecret ?? true) this.guard(props.adminPrincipalArns ?? []);
-    this.errorAlarm = this.operations(schedule, props);
-  }
-
-  private grantRotation(clusterArn: string, props: AppSecretRotationProps): void {
-    this.role.addToPolicy(
-      new PolicyStatement({ actions: SECRET_ACTIONS, resources: [this.secret.secretArn] }),
-    );
-    // rekey sends every statement on its own (each page is one compare-and-swap UPDATE).
-    this.role.addToPolicy(
-      new PolicyStatement({ actions: ['rds-data:ExecuteStatement'], resources: [clusterArn] }),
-    );
-    this.role.addToPolicy(
-      new PolicyStatement({
-        actions: ['secretsmanager:GetSecretValue'],
-        resources: [props.credentialsSecret.secretArn],
-      }),
-    );
-    if (props.encryptionKey) {
-      this.role.addToPolicy(
-        new PolicyStatement({
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-          resources: [props.encryptionKey.keyArn],
+    if (props.guardSecret ?? true) {
+      applySecretGuard(
+        this,
+        this.secret,
+        secretGuardStatements({
+          rotationRoleArn: this.role.roleArn,
+          rotationFunctionArn: this.rotationFunction.functionArn,
+          adminPrincipalArns: admins,
         }),
       );
     }
-    const logs = new PolicyStatement({
-      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-      resources: [`${(this.rotationFunction.logGroup as LogGroup).logGroupArn}`],
+
+    const operations = addRotationOperations(this, {
+      rotationFunction: this.rotationFunction,
+      secret: this.secret,
+      secretId: this.secretId,
+      alarmTopic: props.alarmTopic,
+      sweepSchedule,
     });
-    this.role.addToPolicy(logs);
-    Validations.of(this.role).acknowledge({
-      id: 'AwsSolutions-IAM5',
-      reason:
-        "Log streams of the function's own log group are named by Lambda at run time (log-group:<name>:*).",
-    });
+    this.errorsAlarm = operations.errorsAlarm;
+    this.failureRule = operations.failureRule;
+    this.sweepRule = operations.sweepRule;
   }
 
-  /** Denies PutSecretValue and UpdateSecretVersionStage to anyone but the rotation role and the admins. */
-  private guard(admins: readonly string[]): void {
-    this.secret.addToResourcePolicy(
-      new PolicyStatement({
-        sid: 'OnlyRekeyWritesWhileItOwnsTheSecret',
-        effect: Effect.DENY,
-        principals: [new AnyPrincipal()],
-        actions: ['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
-        resources: ['*'],
-        conditions: { ArnNotLike: { 'aws:PrincipalArn': [this.role.roleArn, ...admins] } },
-      }),
+  /**
+   * A secret without a value: CDK's `Secret` would generate a password, which is not the template's
+   * JSON, and a value written in the template would be readable there. `rekey init` writes the first
+   * value (generated from the template, or adopting the app's existing key).
+   */
+  private newSecret(props: AppSecretRotationProps): Secret {
+    const secret = new Secret(this, 'Secret', {
+      secretName: props.secretName,
+      description: 'Application secret rotated by rekey; write its first value with `rekey init`.',
+      encryptionKey: props.encryptionKey,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    (secret.node.defaultChild as CfnSecret).addPropertyDeletionOverride('GenerateSecretString');
+    return secret;
+  }
+}
+
+function checkCluster(props: AppSecretRotationProps): string {
+  if ((props.cluster === undefined) === (props.clusterArn === undefined)) {
+    throw new PropsError(
+      `give exactly one of cluster and clusterArn, got ${props.cluster ? 'both' : 'neither'}`,
     );
   }
-
-  private operations(schedule: RotationScheduleSpec, props: AppSecretRotationProps): Alarm {
-    const alarm = new Alarm(this, 'ErrorsAlarm', {
-      alarmDescription: 'The rekey rotation function failed; see docs/operations.md',
-      metric: this.rotationFunction.metricErrors({ period: Duration.minutes(5) }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
-    const failures = new Rule(this, 'RotationFailures', {
-      description: 'Secrets Manager reports a failed or abandoned rotation of the app secret',
-      eventPattern: {
-        source: ['aws.secretsmanager'],
-        detailType: ['AWS Service Event via CloudTrail'],
-        detail: {
-          eventSource: ['secretsmanager.amazonaws.com'],
-          eventName: ['RotationFailed', 'RotationAbandoned'],
-          additionalEventData: { SecretId: [this.secret.secretArn] },
-        },
-      },
-    });
-    if (props.alarmTopic) {
-      alarm.addAlarmAction(new SnsAction(props.alarmTopic));
-      failures.addTarget(new SnsTopic(props.alarmTopic));
+  if (props.cluster) {
+    const cluster = props.cluster;
+    const cfn = cluster.node.defaultChild;
+    // Checked when the app is synthesized, after every mutation (grantDataApiAccess also enables it).
+    if (cfn instanceof CfnDBCluster) {
+      cluster.node.addValidation({
+        validate: () =>
+          Stack.of(cluster).resolve(cfn.enableHttpEndpoint) === true
+            ? []
+            : [`cluster ${cluster.node.path} must have the Data API enabled (enableDataApi: true) for rekey`],
+      });
     }
-    new Rule(this, 'Sweep', {
-      description: 'Moves rows written under AWSPREVIOUS by stale app instances to AWSCURRENT',
-      schedule: Schedule.expression(sweepExpression(schedule, props.sweepDelay ?? Duration.hours(6))),
-      targets: [
-        new LambdaFunction(this.rotationFunction, {
-          event: RuleTargetInput.fromObject({ action: 'sweep', SecretId: this.secret.secretArn }),
-          retryAttempts: 2,
-        }),
-      ],
-    });
-    return alarm;
+    return cluster.clusterArn;
+  }
+  const arn = props.clusterArn ?? '';
+  if (!Token.isUnresolved(arn) && !CLUSTER_ARN_PATTERN.test(arn)) {
+    throw new PropsError(
+      `clusterArn must be an Aurora cluster ARN (arn:aws:rds:REGION:ACCOUNT:cluster:NAME), got '${arn}'`,
+    );
+  }
+  return arn;
+}
+
+function checkAdmins(props: AppSecretRotationProps): readonly string[] {
+  const admins = props.adminPrincipalArns ?? [];
+  for (const arn of admins) {
+    if (!Token.isUnresolved(arn) && !PRINCIPAL_ARN_PATTERN.test(arn)) {
+      throw new PropsError(
+        `adminPrincipalArns must hold IAM role or user ARNs (arn:aws:iam::ACCOUNT:role/NAME), got '${arn}'`,
+      );
+    }
+  }
+  if ((props.guardSecret ?? true) && admins.length === 0) {
+    throw new PropsError(
+      'adminPrincipalArns is empty while guardSecret is on: no one could run `rekey init`, `resume` or `abort`; ' +
+        'name at least one admin role, or set guardSecret: false',
+    );
+  }
+  return admins;
+}
+
+function checkNumbers(props: AppSecretRotationProps): void {
+  const memory = props.memorySize;
+  if (
+    memory !== undefined &&
+    !Token.isUnresolved(memory) &&
+    !(Number.isInteger(memory) && memory >= 128 && memory <= 10240)
+  ) {
+    throw new PropsError(`memorySize must be a whole number of MB from 128 to 10240, got ${memory}`);
+  }
+  const reserved = props.reservedConcurrentExecutions;
+  if (
+    reserved !== undefined &&
+    !Token.isUnresolved(reserved) &&
+    !(Number.isInteger(reserved) && reserved >= MIN_RESERVED_CONCURRENCY)
+  ) {
+    throw new PropsError(
+      `reservedConcurrentExecutions must be a whole number of at least ${MIN_RESERVED_CONCURRENCY} (less throttles rotation), got ${reserved}`,
+    );
   }
 }

@@ -1,3 +1,31 @@
-export { AppSecretRotation, type AppSecretRotationProps, type RekeySettings } from './app-secret-rotation.js';
+export { AppSecretRotation, type AppSecretRotationProps } from './app-secret-rotation.js';
+export {
+  addRotationOperations,
+  ROTATION_FAILURE_EVENTS,
+  type RotationOperations,
+  type RotationOperationsProps,
+} from './operations.js';
+export { PropsError } from './props-error.js';
+export { type RekeySettings, type RekeyTargets, renderRekeyConfig } from './rekey-config.js';
 export { RekeyStack, type RekeyStackProps } from './rekey-stack.js';
+export {
+  createRotationFunction,
+  ROTATION_ENTRY,
+  ROTATION_RUNTIME,
+  ROTATION_TIMEOUT,
+  type RotationFunctionProps,
+} from './rotation-function.js';
+export {
+  DATA_API_ACTIONS,
+  grantRotation,
+  type RotationGrantTargets,
+  SECRET_ACTIONS,
+  secretPolicyArn,
+} from './rotation-grants.js';
 export { type RotationScheduleSpec, rotationRules, sweepExpression } from './rotation-schedule.js';
+export {
+  applySecretGuard,
+  GUARDED_ACTIONS,
+  type SecretGuardProps,
+  secretGuardStatements,
+} from './secret-guard-policy.js';
