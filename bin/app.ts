@@ -1,37 +1,22 @@
 import { readFileSync } from 'node:fs';
-import { App, Duration, Validations } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { RekeyConfigInput } from '../lambda/config.js';
+import { rekeyAppOptions } from '../lib/app-context.js';
 import { RekeyStack } from '../lib/index.js';
-import type { RotationScheduleSpec } from '../lib/rotation-schedule.js';
 
-// The CDK app: reads the rekey config file and stack options from context, nothing else.
+// The CDK app: reads the rekey config file and the stack options from context, nothing more.
 const app = new App();
-const context = (key: string): string | undefined => app.node.tryGetContext(key) ?? undefined;
-const configPath = context('rekeyConfig') ?? 'rekey.config.json';
+const options = rekeyAppOptions((key) => app.node.tryGetContext(key));
 let config: unknown;
 try {
-  config = JSON.parse(readFileSync(configPath, 'utf8'));
+  config = JSON.parse(readFileSync(options.configPath, 'utf8'));
 } catch (cause) {
-  throw new Error(`cannot read the rekey config '${configPath}' (set it with -c rekeyConfig=FILE)`, {
-    cause,
-  });
+  throw new Error(
+    `cannot read the rekey config file '${options.configPath}' as JSON (choose it with -c rekeyConfig=FILE)`,
+    { cause },
+  );
 }
-
-const expression = context('scheduleExpression');
-const windowHours = context('rotationWindowHours');
-const schedule: RotationScheduleSpec | undefined = expression
-  ? { expression, window: windowHours ? Duration.hours(Number(windowHours)) : undefined }
-  : context('automaticallyAfterDays')
-    ? { automaticallyAfter: Duration.days(Number(context('automaticallyAfterDays'))) }
-    : undefined;
-
-new RekeyStack(app, context('stackName') ?? 'Rekey', {
-  config: config as never,
-  schedule,
-  rotateImmediatelyOnUpdate: context('rotateImmediatelyOnUpdate') === 'true',
-  adminPrincipalArns: context('adminPrincipalArns')?.split(',').filter(Boolean),
-  alarmTopicArn: context('alarmTopicArn'),
-  encryptionKeyArn: context('kmsKeyArn'),
-  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
-});
+// RekeyStack validates the config with the Lambda's own parser before creating anything.
+new RekeyStack(app, options.stackName, { ...options.stackProps, config: config as RekeyConfigInput });
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
