@@ -11,12 +11,16 @@ import { DecryptError, SecretFormatError } from '../errors.js';
 import { keyIdOf } from './key-id.js';
 import type { Classification, Codec, DataKey } from './types.js';
 
-// Fernet on node:crypto: the npm Fernet packages are unmaintained, and the spec is a page long.
+// Fernet on node:crypto: there is no well-kept npm Fernet package, and the spec is a page long.
 const VERSION = 0x80;
-const HEADER = 1 + 8 + 16; // version, timestamp, IV
+const KEY_BYTES = 32;
+const IV_BYTES = 16;
+const HEADER = 1 + 8 + IV_BYTES; // version, timestamp, IV
 const HMAC_BYTES = 32;
+const BLOCK = 16;
+// As Python's cryptography: with a TTL, a token more than a minute in the future is refused too.
 const MAX_CLOCK_SKEW_S = 60;
-const TOKEN = /^[A-Za-z0-9_-]+={0,2}$/;
+const URLSAFE = /^[A-Za-z0-9_-]+={0,2}$/;
 
 /** Options of the low-level Fernet functions; the spec's vectors fix the IV and the clock. */
 export interface FernetOptions {
@@ -24,43 +28,46 @@ export interface FernetOptions {
   readonly now?: number;
   /** The 16-byte IV; random unless a test vector fixes it. */
   readonly iv?: Uint8Array;
-  /** When set, tokens older than this many seconds are refused. */
+  /** When set, tokens older than this many seconds (or from more than a minute ahead) are refused. */
   readonly ttlSec?: number;
 }
 
-/** The Fernet token of `plaintext` under a 32-byte key (signing key first, encryption key second). */
+/**
+ * The Fernet token of `plaintext` under a 32-byte key (signing key first, encryption key second),
+ * URL-safe base64 with padding as Python writes it.
+ * @throws SecretFormatError when the key is not 32 bytes or the IV not 16.
+ */
 export function fernetEncrypt(plaintext: Uint8Array, key: Uint8Array, options: FernetOptions = {}): string {
-  const iv = options.iv ?? randomBytes(16);
+  checkKey(key);
+  const iv = options.iv ?? randomBytes(IV_BYTES);
+  if (iv.length !== IV_BYTES) throw new SecretFormatError('a Fernet IV must be 16 bytes');
   const header = Buffer.alloc(9);
   header.writeUInt8(VERSION, 0);
   header.writeBigUInt64BE(BigInt(Math.floor(options.now ?? Date.now() / 1000)), 1);
   const cipher = createCipheriv('aes-128-cbc', key.subarray(16, 32), iv);
   const signed = Buffer.concat([header, iv, cipher.update(plaintext), cipher.final()]);
   const mac = createHmac('sha256', key.subarray(0, 16)).update(signed).digest();
-  // URL-safe base64 with padding, as Python's urlsafe_b64encode writes it.
   return Buffer.concat([signed, mac]).toString('base64').replaceAll('+', '-').replaceAll('/', '_');
 }
 
-/** Whether the token's HMAC verifies under the key (format checked, nothing decrypted). */
-export function fernetSignedBy(token: string, key: Uint8Array): boolean {
-  const raw = decodeToken(token);
-  return raw !== undefined && macMatches(raw, key);
-}
-
 /**
- * Verifies and decrypts a Fernet token as the spec says: version, HMAC (constant time), the TTL and
- * clock skew when a TTL is given, block size and padding.
- * @throws DecryptError naming what failed, never the token or the key.
+ * Verifies and decrypts a Fernet token as the spec says: encoding, version, length, HMAC (constant
+ * time), the TTL and clock skew when a TTL is given, then block size and padding. Tokens with or
+ * without base64 padding are accepted. Stored data is read without `ttlSec`.
+ * @throws DecryptError naming what failed, never the token, the key or the plaintext.
  */
 export function fernetDecrypt(token: string, key: Uint8Array, options: FernetOptions = {}): Uint8Array {
+  checkKey(key);
   const raw = decodeToken(token);
   if (!raw) throw new DecryptError('not a Fernet token');
   if (!macMatches(raw, key)) throw new DecryptError('Fernet token signature does not verify');
-  const now = options.now ?? Math.floor(Date.now() / 1000);
-  const timestamp = Number(raw.readBigUInt64BE(1));
   if (options.ttlSec !== undefined) {
-    if (timestamp + options.ttlSec < now) throw new DecryptError('Fernet token has expired');
-    if (timestamp > now + MAX_CLOCK_SKEW_S) throw new DecryptError('Fernet token is from the future');
+    // BigInt: a timestamp signed far in the future can exceed 2^53.
+    const now = BigInt(Math.floor(options.now ?? Date.now() / 1000));
+    const timestamp = raw.readBigUInt64BE(1);
+    if (timestamp + BigInt(Math.floor(options.ttlSec)) < now)
+      throw new DecryptError('Fernet token has expired');
+    if (timestamp > now + BigInt(MAX_CLOCK_SKEW_S)) throw new DecryptError('Fernet token is from the future');
   }
   try {
     const decipher = createDecipheriv('aes-128-cbc', key.subarray(16, 32), raw.subarray(9, HEADER));
@@ -70,11 +77,16 @@ export function fernetDecrypt(token: string, key: Uint8Array, options: FernetOpt
   }
 }
 
+/** The token's bytes when it has a Fernet token's shape (nothing verified yet), else `undefined`. */
 function decodeToken(token: string): Buffer | undefined {
-  if (!TOKEN.test(token) || token.replace(/=+$/, '').length % 4 === 1) return undefined;
-  const raw = Buffer.from(token, 'base64url');
+  if (!URLSAFE.test(token)) return undefined;
+  const unpadded = token.replace(/=+$/, '');
+  // Padding, when present, must be complete; a lone trailing character is never valid base64.
+  if (unpadded.length % 4 === 1 || (unpadded.length !== token.length && token.length % 4 !== 0))
+    return undefined;
+  const raw = Buffer.from(unpadded, 'base64url');
   const body = raw.length - HEADER - HMAC_BYTES;
-  if (raw.length === 0 || raw[0] !== VERSION || body < 16 || body % 16 !== 0) return undefined;
+  if (raw[0] !== VERSION || body < BLOCK || body % BLOCK !== 0) return undefined;
   return raw;
 }
 
@@ -85,6 +97,10 @@ function macMatches(raw: Buffer, key: Uint8Array): boolean {
   return timingSafeEqual(expected, raw.subarray(raw.length - HMAC_BYTES));
 }
 
+function checkKey(key: Uint8Array): void {
+  if (key.length !== KEY_BYTES) throw new SecretFormatError('a Fernet key must be 32 bytes');
+}
+
 function fernetCodec(name: CodecName, toMaterial: (fieldValue: string) => Buffer): Codec {
   return {
     name,
@@ -93,29 +109,36 @@ function fernetCodec(name: CodecName, toMaterial: (fieldValue: string) => Buffer
       const material = toMaterial(fieldValue);
       return { kid: keyIdOf(material), material };
     },
+    // Fernet has no associated data: `where` cannot be bound, so it is only used in messages.
     encrypt: (plaintext, key) => fernetEncrypt(plaintext, key.material),
     decrypt(value, key, where) {
       try {
         return fernetDecrypt(value, key.material);
       } catch (error) {
-        throw new DecryptError(`value in ${where.table}.${where.column}: ${(error as Error).message}`);
+        const reason = error instanceof DecryptError ? error.message : 'Fernet token does not open';
+        throw new DecryptError(`value in ${where.table}.${where.column}: ${reason}`);
       }
     },
-    /** By which key's HMAC verifies; a value that is not a Fernet token at all is plaintext. */
+    /**
+     * By which key's HMAC verifies (constant-time compare): not decodable as a Fernet token is
+     * plaintext; decodable but signed by none of the keys is unknown.
+     */
     classify(value: string, keys: readonly DataKey[]): Classification {
       const raw = decodeToken(value);
       if (!raw) return { kind: 'plaintext' };
-      const key = keys.find((k) => macMatches(raw, k.material));
+      const key = keys.find((k) => k.material.length === KEY_BYTES && macMatches(raw, k.material));
       return key ? { kind: 'key', key } : { kind: 'unknown' };
     },
+    // No key id in a token: SQL cannot tell rows apart, every row is read and classified by HMAC.
     sqlPrefix: () => undefined,
   };
 }
 
 /** Fernet with the field holding a standard Fernet key (URL-safe base64 of 32 bytes). */
 export const fernet: Codec = fernetCodec('fernet', (fieldValue) => {
-  const material = Buffer.from(fieldValue, 'base64url');
-  if (material.length !== 32 || !TOKEN.test(fieldValue)) {
+  const text = fieldValue.trim();
+  const material = Buffer.from(text.replace(/=+$/, ''), 'base64url');
+  if (!URLSAFE.test(text) || material.length !== KEY_BYTES) {
     throw new SecretFormatError('the Fernet data key must be 32 bytes in URL-safe base64');
   }
   return material;
@@ -123,8 +146,10 @@ export const fernet: Codec = fernetCodec('fernet', (fieldValue) => {
 
 /**
  * Fernet with the key derived as sqlalchemy-utils' FernetEngine derives it from any string secret
- * (Redash's REDASH_SECRET_KEY): `urlsafe_b64encode(sha256(secret))`, i.e. the 32 bytes of the hash.
+ * (Redash's REDASH_SECRET_KEY): `urlsafe_b64encode(sha256(utf8(secret)))`, i.e. the 32 raw key bytes
+ * are the SHA-256 of the field's UTF-8. Any non-empty string is a usable secret.
  */
-export const fernetSha256: Codec = fernetCodec('fernet-sha256', (fieldValue) =>
-  createHash('sha256').update(fieldValue, 'utf8').digest(),
-);
+export const fernetSha256: Codec = fernetCodec('fernet-sha256', (fieldValue) => {
+  if (fieldValue.length === 0) throw new SecretFormatError('the secret to derive a Fernet key from is empty');
+  return createHash('sha256').update(fieldValue, 'utf8').digest();
+});
