@@ -1,130 +1,229 @@
-import {
-  GetSecretValueCommand,
-  ResourceNotFoundException,
-  type SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { codecFor, dataKeyFromSecretString } from './codecs/index.js';
-import type { Codec, DataKey, FieldContext } from './codecs/types.js';
+import { rk1KeyIdOf } from './codecs/rk1.js';
+import type { Classification, Codec, DataKey, FieldContext } from './codecs/types.js';
 import type { CodecName } from './config.js';
-import { DecryptError, RotationStateError } from './errors.js';
+import { DecryptError, RotationStateError, SecretFormatError } from './errors.js';
 import { type Clock, systemClock } from './ports.js';
 
 /** Options of {@link KeyRing.load}. */
 export interface KeyRingOptions {
-  readonly client: SecretsManagerClient;
+  /**
+   * Any Secrets Manager client (only `send` is used), so an app can pass the one it already has,
+   * even from another copy of the SDK.
+   */
+  readonly client: Pick<SecretsManagerClient, 'send'>;
+  /** The secret's name or ARN. */
   readonly secretId: string;
+  /**
+   * The ciphertext format of the stored values (as in the rotation's configuration).
+   * @default 'rk1'
+   */
+  readonly codec?: CodecName;
   /** The field of the secret's JSON value that holds the data key. */
   readonly dataKeyField: string;
-  /** @default 'rk1' */
-  readonly codec?: CodecName;
-  /** A value under an unknown key triggers a reload at most this often. @default 60000 */
+  /** Values under a key the ring does not hold trigger a reload at most this often. @default 60000 */
   readonly minRefreshIntervalMs?: number;
   /** @default the system clock */
   readonly clock?: Clock;
 }
 
-const STAGES = ['AWSCURRENT', 'AWSPENDING', 'AWSPREVIOUS'] as const;
+type Stage = 'AWSCURRENT' | 'AWSPENDING' | 'AWSPREVIOUS';
+const STAGES: readonly Stage[] = ['AWSCURRENT', 'AWSPENDING', 'AWSPREVIOUS'];
+const DEFAULT_MIN_REFRESH_INTERVAL_MS = 60_000;
+
+interface Keys {
+  readonly current: DataKey;
+  /** Current first, then pending, then previous; one entry per distinct key. */
+  readonly all: readonly DataKey[];
+  readonly byKid: ReadonlyMap<string, DataKey>;
+}
 
 /**
- * The reader library for apps: the data keys of the versions staged AWSCURRENT, AWSPENDING and
- * AWSPREVIOUS. Encrypts with AWSCURRENT, decrypts with whichever key wrote the value (by key id for
- * rk1, by HMAC for Fernet), and reloads itself, rate-limited, when it meets a key it does not hold —
- * which is how app instances follow a rotation without a restart.
+ * The reader library for apps: the data keys of the secret's versions staged AWSCURRENT, AWSPENDING
+ * and AWSPREVIOUS. It encrypts with AWSCURRENT and decrypts with whichever key wrote the value — by
+ * key id in O(1) for rk1, by HMAC for Fernet — so app instances read every row while a rotation
+ * re-encrypts them. When it meets a value under a key it does not hold it reloads itself, at most
+ * once per `minRefreshIntervalMs`, which is how instances follow a rotation without a restart.
+ *
+ * A pending or previous version whose data key field is missing or unusable is left out (it cannot
+ * have written anything this ring could read); a bad AWSCURRENT fails the load. Nothing from a
+ * secret value or a decrypted field appears in an error.
  *
  * @example
- * const ring = await KeyRing.load({ client: new SecretsManagerClient({}), secretId: 'app', dataKeyField: 'encryptionKey' });
- * const stored = await ring.encrypt('{"password":"..."}', { table: 'data_sources', column: 'options' });
- * const options = await ring.decryptString(stored, { table: 'data_sources', column: 'options' });
+ * import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+ * import { KeyRing } from './reader.js';
+ *
+ * const ring = await KeyRing.load({
+ *   client: new SecretsManagerClient({}),
+ *   secretId: 'prod/app',
+ *   codec: 'rk1',
+ *   dataKeyField: 'encryptionKey',
+ * });
+ * const where = { table: 'data_sources', column: 'options' };
+ * const stored = await ring.encrypt('{"password":"..."}', where); // 'rk1:<kid>:...'
+ * const options = await ring.decryptString(stored, where);
  */
 export class KeyRing {
-  private keys: readonly DataKey[] = [];
-  private current: DataKey | undefined;
-  private lastLoad = Number.NEGATIVE_INFINITY;
+  private keys: Keys;
+  /** When the last reload triggered by an unknown key started; the initial load does not count. */
+  private lastOnDemandRefresh = Number.NEGATIVE_INFINITY;
+  private inflight: Promise<void> | undefined;
   private readonly codec: Codec;
   private readonly clock: Clock;
+  private readonly minRefreshIntervalMs: number;
 
-  private constructor(private readonly options: KeyRingOptions) {
-    this.codec = codecFor(options.codec ?? 'rk1');
+  private constructor(
+    private readonly options: KeyRingOptions,
+    codec: Codec,
+    keys: Keys,
+  ) {
+    this.codec = codec;
+    this.keys = keys;
     this.clock = options.clock ?? systemClock;
+    this.minRefreshIntervalMs = options.minRefreshIntervalMs ?? DEFAULT_MIN_REFRESH_INTERVAL_MS;
   }
 
   /**
-   * Loads the ring from Secrets Manager.
-   * @throws RotationStateError when the secret has no AWSCURRENT value; SecretFormatError when a
-   * version's data key field is not usable (names the field, never the value).
+   * Loads the ring from Secrets Manager (three GetSecretValue calls, in parallel).
+   * @throws ConfigError for an unknown codec name; RotationStateError when the secret has no
+   * AWSCURRENT value; SecretFormatError when AWSCURRENT holds no JSON SecretString with a usable data
+   * key field (names the field, never the value); the SDK's own error when Secrets Manager cannot be
+   * read.
    */
   static async load(options: KeyRingOptions): Promise<KeyRing> {
-    const ring = new KeyRing(options);
-    await ring.refresh();
-    return ring;
-  }
-
-  /** Reloads the staged versions now. */
-  async refresh(): Promise<void> {
-    this.lastLoad = this.clock.now();
-    const keys: DataKey[] = [];
-    let current: DataKey | undefined;
-    for (const stage of STAGES) {
-      const value = await this.valueAt(stage);
-      if (value === undefined) continue;
-      const key = dataKeyFromSecretString(value, this.options.dataKeyField, this.codec.name);
-      if (stage === 'AWSCURRENT') current = key;
-      if (!keys.some((k) => k.kid === key.kid)) keys.push(key);
-    }
-    if (!current) throw new RotationStateError(`secret ${this.options.secretId} has no AWSCURRENT value`);
-    this.current = current;
-    this.keys = keys;
-  }
-
-  /** The public ids of the keys held, current first (for diagnostics; ids reveal nothing of the keys). */
-  get keyIds(): string[] {
-    return this.keys.map((k) => k.kid);
-  }
-
-  /** Encrypts with the AWSCURRENT key. */
-  async encrypt(plaintext: string | Uint8Array, where: FieldContext): Promise<string> {
-    const bytes = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
-    return this.codec.encrypt(bytes, this.current as DataKey, where);
+    const codec = codecFor(options.codec ?? 'rk1');
+    return new KeyRing(options, codec, await fetchKeys(options, codec));
   }
 
   /**
-   * Decrypts with the key that wrote the value, reloading the ring once (rate-limited) when no key
-   * it holds did.
-   * @throws DecryptError for a value that is not encrypted, or that no staged key opens.
+   * Reloads the staged versions now (for apps that prefer to refresh on their own schedule too).
+   * Concurrent calls share one reload; on failure the ring keeps the keys it had.
+   * @throws as {@link KeyRing.load}.
    */
-  async decrypt(value: string, where: FieldContext): Promise<Uint8Array> {
-    let found = this.codec.classify(value, this.keys, where);
-    if (
-      found.kind === 'unknown' &&
-      this.clock.now() - this.lastLoad >= (this.options.minRefreshIntervalMs ?? 60_000)
-    ) {
-      await this.refresh();
-      found = this.codec.classify(value, this.keys, where);
-    }
-    if (found.kind === 'plaintext')
-      throw new DecryptError(`value in ${where.table}.${where.column} is not encrypted`);
-    if (found.kind === 'unknown') {
-      throw new DecryptError(
-        `value in ${where.table}.${where.column} is under a key no staged version holds${found.kid ? ` (key id ${found.kid})` : ''}`,
-      );
-    }
-    return this.codec.decrypt(value, found.key, where);
+  refresh(): Promise<void> {
+    this.inflight ??= fetchKeys(this.options, this.codec)
+      .then((keys) => {
+        this.keys = keys;
+      })
+      .finally(() => {
+        this.inflight = undefined;
+      });
+    return this.inflight;
   }
 
-  /** {@link decrypt}, as UTF-8 text. */
-  async decryptString(value: string, where: FieldContext): Promise<string> {
+  /** The public ids of the keys held, current first (for diagnostics: ids reveal nothing of the keys). */
+  get keyIds(): string[] {
+    return this.keys.all.map((k) => k.kid);
+  }
+
+  /** The public id of the AWSCURRENT key, which {@link KeyRing.encrypt} uses. */
+  get currentKeyId(): string {
+    return this.keys.current.kid;
+  }
+
+  /** Encrypts with the AWSCURRENT key, for storing in `where` (rk1 binds the value to it). */
+  async encrypt(plaintext: string | Uint8Array, where: FieldContext): Promise<string> {
+    const bytes = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
+    return this.codec.encrypt(bytes, this.keys.current, where);
+  }
+
+  /**
+   * Decrypts a stored value with the key that wrote it. When no key the ring holds did, it reloads
+   * the ring first, unless it already did so within `minRefreshIntervalMs`. A value read from a
+   * binary column may be passed as its bytes.
+   * @throws DecryptError for a value that is not encrypted, that no staged key wrote, or that its key
+   * does not open (tampered, or moved from another table or column).
+   */
+  async decrypt(value: string | Uint8Array, where: FieldContext): Promise<Uint8Array> {
+    const text = typeof value === 'string' ? value : Buffer.from(value).toString('utf8');
+    const at = `${where.table}.${where.column}`;
+    let found = this.find(text, where);
+    // A damaged rk1 value (no key id to read) cannot be helped by a reload; Fernet never has an id.
+    if (found.kind === 'unknown' && found.kid === undefined && this.codec.formatPrefix !== undefined) {
+      throw new DecryptError(`value in ${at} starts with ${this.codec.formatPrefix} but is damaged`);
+    }
+    if (found.kind === 'unknown') {
+      const now = this.clock.now();
+      if (now - this.lastOnDemandRefresh >= this.minRefreshIntervalMs) {
+        this.lastOnDemandRefresh = now;
+        try {
+          await this.refresh();
+        } catch (cause) {
+          throw new DecryptError(
+            `value in ${at} is under a key the ring does not hold, and reloading the ring failed`,
+            { cause },
+          );
+        }
+      } else if (this.inflight) {
+        // Another call is reloading already: its keys may be the ones this value needs.
+        await this.inflight.catch(() => undefined);
+      }
+      found = this.find(text, where);
+    }
+    if (found.kind === 'plaintext') throw new DecryptError(`value in ${at} is not encrypted`);
+    if (found.kind === 'unknown') {
+      const kid = found.kid === undefined ? '' : ` (key id ${found.kid})`;
+      throw new DecryptError(
+        `value in ${at} is under a key that no version staged AWSCURRENT, AWSPENDING or AWSPREVIOUS holds${kid}`,
+      );
+    }
+    return this.codec.decrypt(text, found.key, where);
+  }
+
+  /** {@link KeyRing.decrypt}, as UTF-8 text. */
+  async decryptString(value: string | Uint8Array, where: FieldContext): Promise<string> {
     return Buffer.from(await this.decrypt(value, where)).toString('utf8');
   }
 
-  private async valueAt(stage: string): Promise<string | undefined> {
+  /**
+   * Which held key wrote the value. rk1 looks the clear-text key id up in a map and leaves the tag to
+   * the one decrypt that follows; Fernet asks each key's HMAC.
+   */
+  private find(value: string, where: FieldContext): Classification {
+    if (this.codec.name !== 'rk1') return this.codec.classify(value, this.keys.all, where);
+    const kid = rk1KeyIdOf(value);
+    // Not well-formed: the codec tells plaintext from damaged ciphertext, with no key to try.
+    if (kid === undefined) return this.codec.classify(value, [], where);
+    const key = this.keys.byKid.get(kid);
+    return key ? { kind: 'key', key } : { kind: 'unknown', kid };
+  }
+}
+
+async function fetchKeys(options: KeyRingOptions, codec: Codec): Promise<Keys> {
+  const values = await Promise.all(STAGES.map((stage) => valueAt(options, stage)));
+  const [current, ...others] = values;
+  if (current === undefined)
+    throw new RotationStateError(`secret ${options.secretId} has no AWSCURRENT value`);
+  if (current.text === undefined) {
+    throw new SecretFormatError(
+      `secret ${options.secretId}: the AWSCURRENT version has no SecretString (binary secrets are not supported)`,
+    );
+  }
+  const currentKey = dataKeyFromSecretString(current.text, options.dataKeyField, codec.name);
+  const byKid = new Map<string, DataKey>([[currentKey.kid, currentKey]]);
+  for (const other of others) {
+    if (other?.text === undefined) continue;
     try {
-      const out = await this.options.client.send(
-        new GetSecretValueCommand({ SecretId: this.options.secretId, VersionStage: stage }),
-      );
-      return out.SecretString;
+      const key = dataKeyFromSecretString(other.text, options.dataKeyField, codec.name);
+      if (!byKid.has(key.kid)) byKid.set(key.kid, key);
     } catch (error) {
-      if (error instanceof ResourceNotFoundException) return undefined;
-      throw error;
+      // Not this version's data key: nothing this ring could read was written with it.
+      if (!(error instanceof SecretFormatError)) throw error;
     }
+  }
+  return { current: currentKey, all: [...byKid.values()], byKid };
+}
+
+async function valueAt(options: KeyRingOptions, stage: Stage): Promise<{ text?: string } | undefined> {
+  try {
+    const out = await options.client.send(
+      new GetSecretValueCommand({ SecretId: options.secretId, VersionStage: stage }),
+    );
+    return { text: out.SecretString };
+  } catch (error) {
+    // By name, not class: the app's client may come from another copy of the SDK.
+    if (error instanceof Error && error.name === 'ResourceNotFoundException') return undefined;
+    throw error;
   }
 }

@@ -1,3 +1,6 @@
+/** The reader library's public API, for apps that read and write rekey-encrypted fields. */
 export type { FieldContext } from './codecs/types.js';
-export { DecryptError, RotationStateError, SecretFormatError } from './errors.js';
+export type { CodecName } from './config.js';
+export { DecryptError, RekeyError, RotationStateError, SecretFormatError } from './errors.js';
 export { KeyRing, type KeyRingOptions } from './keyring.js';
+export type { Clock } from './ports.js';
