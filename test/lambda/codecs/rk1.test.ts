@@ -73,6 +73,7 @@ describe('rk1 worked example', () => {
 describe('rk1 key ids', () => {
   it('derives the key id one-way: 6 bytes of HMAC-SHA256(key, "rekey key id v1") as base64url', () => {
     const mac = createHmac('sha256', Buffer.from(VECTOR.key, 'base64')).update('rekey key id v1').digest();
+    assert.equal(mac.subarray(0, 6).toString('hex'), 'cb1cf07faec5', 'the bytes docs/ciphertext.md shows');
     assert.equal(key.kid, mac.subarray(0, 6).toString('base64url'));
   });
 
