@@ -1,0 +1,122 @@
+import { readFileSync } from 'node:fs';
+import { basename, join, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { type BuildOptions, build, type Metafile, type Plugin } from 'esbuild';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** As lib/app-secret-rotation.ts bundles the Lambda: ESM output still meets CommonJS require(). */
+const BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+
+/** The deployed bundle's settings (lib/app-secret-rotation.ts), on the Node 22 target the issue asks for. */
+const LAMBDA_BUILD: BuildOptions = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  banner: { js: BANNER },
+  // Nothing external, as deployed: the SDK clients are bundled rather than taken from the runtime.
+  external: [],
+  logLevel: 'error',
+};
+
+/**
+ * Serves the prototype copies in bench/prototype/ for lambda/'s sql, scan, reencrypt and data-api
+ * modules, so a bundle runs the Lambda's own code with only those modules changed.
+ */
+const prototypePlugin: Plugin = {
+  name: 'rekey-prototype',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/(sql|scan|reencrypt|data-api)\.js$/ }, (args) =>
+      args.importer.includes(`${sep}lambda${sep}`)
+        ? { path: join(ROOT, 'bench/prototype', args.path.slice(2).replace(/\.js$/, '.ts')) }
+        : undefined,
+    );
+  },
+};
+
+/** The Lambda bundle and what it is made of. */
+export interface LambdaBundle {
+  readonly file: string;
+  readonly bytes: number;
+  readonly gzipBytes: number;
+  /** The largest contributors, by bytes in the output. */
+  readonly largest: readonly { readonly name: string; readonly bytes: number }[];
+}
+
+/** The processes the benchmark runs, as bundles so a process starts as a Lambda would: no transpiler. */
+export interface BenchBundles {
+  readonly lambda: LambdaBundle;
+  /** Runs lambda/handler.ts for one rotation step (not minified, so profiles name functions). */
+  readonly stepLambda: string;
+  /** The same rotation function over a direct PostgreSQL connection. */
+  readonly stepDirect: string;
+  readonly baseline: string;
+  /** The step entries with the prototype modules (bench/prototype/), when asked for. */
+  readonly prototype?: { readonly stepLambda: string; readonly stepDirect: string };
+}
+
+/**
+ * Bundles lambda/handler.ts as deployed (minified, ESM, nothing external) and the benchmark's
+ * process entries into `dir`; with `prototype`, also the step entries over bench/prototype/.
+ * @throws esbuild's error when a bundle fails.
+ */
+export async function buildBundles(dir: string, prototype = false): Promise<BenchBundles> {
+  const lambdaFile = join(dir, 'handler.mjs');
+  const result = await build({
+    ...LAMBDA_BUILD,
+    entryPoints: [join(ROOT, 'lambda/handler.ts')],
+    outfile: lambdaFile,
+    minify: true,
+    metafile: true,
+  });
+  const code = readFileSync(lambdaFile);
+  const entries = async (name: string, proto = false) => {
+    const file = join(dir, `${name}${proto ? '-prototype' : ''}.mjs`);
+    await build({
+      ...(proto ? { plugins: [prototypePlugin] } : {}),
+      ...LAMBDA_BUILD,
+      entryPoints: [join(ROOT, `bench/${name}.ts`)],
+      outfile: file,
+      keepNames: true,
+      // node-postgres loads its optional native binding and Cloudflare socket lazily; neither is used.
+      external: ['pg-native', 'cloudflare:sockets'],
+    });
+    return file;
+  };
+  return {
+    lambda: {
+      file: lambdaFile,
+      bytes: code.length,
+      gzipBytes: gzipSync(code, { level: 9 }).length,
+      largest: largestPackages(result.metafile, lambdaFile),
+    },
+    stepLambda: await entries('step-lambda'),
+    stepDirect: await entries('step-direct'),
+    baseline: await entries('baseline-worker'),
+    ...(prototype
+      ? {
+          prototype: {
+            stepLambda: await entries('step-lambda', true),
+            stepDirect: await entries('step-direct', true),
+          },
+        }
+      : {}),
+  };
+}
+
+function largestPackages(meta: Metafile, outfile: string): { name: string; bytes: number }[] {
+  const name = basename(outfile);
+  const output = Object.entries(meta.outputs).find(([path]) => basename(path) === name)?.[1];
+  const sizes = new Map<string, number>();
+  for (const [path, input] of Object.entries(output?.inputs ?? {})) {
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
+    const pkg = m?.[1] ?? (path.includes('lambda/') ? 'lambda/ (rekey)' : path);
+    sizes.set(pkg, (sizes.get(pkg) ?? 0) + input.bytesInOutput);
+  }
+  return [...sizes.entries()]
+    .map(([name, bytes]) => ({ name, bytes }))
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, 6);
+}
