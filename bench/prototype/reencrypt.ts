@@ -1,0 +1,240 @@
+import type { FieldContext } from '../../lambda/codecs/types.js';
+import type { RekeyConfig } from '../../lambda/config.js';
+import { RowTooLargeError } from '../../lambda/errors.js';
+import type { ProgressSink, SqlRunner } from '../../lambda/ports.js';
+import { type KeyVersions, type TableKeys, tableKeys } from '../../lambda/table-keys.js';
+import { knobs } from './knobs.js';
+import { type PassProgress, retried, type ScanDeps, scanColumn } from './scan.js';
+import { asText, type CasWrite, type RowId, type StoredRow, TableSql } from './sql.js';
+
+/** The Data API refuses result rows over 64 KB; keep room for the id and the JSON around it. */
+const DATA_API_ROW_LIMIT = 64 * 1024 - 1024;
+/** How often rows that the app keeps changing are re-read before they are left for the next pass. */
+const CONFLICT_ROUNDS = 5;
+/** At most this many row ids are kept per problem, for reports (ids only, never values). */
+const REPORTED_IDS = 20;
+
+/** What to rewrite: values readable with a `sources` version's key are rewritten with `target`'s. */
+export type ReencryptPlan = KeyVersions;
+
+/** Collaborators of a re-encryption pass. */
+export interface ReencryptDeps extends ScanDeps {
+  readonly db: SqlRunner;
+  readonly progress?: ProgressSink;
+}
+
+/** Counts for one column; ids only, never values. */
+export interface ColumnReport {
+  readonly table: string;
+  readonly column: string;
+  scanned: number;
+  rewritten: number;
+  alreadyDone: number;
+  conflicts: number;
+  /** Rows that kept changing under rekey and were left for the next pass. */
+  unresolved: number;
+  plaintext: number;
+  undecryptable: number;
+  readonly plaintextIds: RowId[];
+  readonly undecryptableIds: RowId[];
+}
+
+/** The whole pass. */
+export interface ReencryptReport {
+  readonly columns: ColumnReport[];
+  readonly total: number;
+  readonly done: number;
+}
+
+/** Opens every configured table, checking that tables, columns and types exist, before any write. */
+export async function openTables(db: SqlRunner, config: RekeyConfig): Promise<TableSql[]> {
+  const tables: TableSql[] = [];
+  for (const table of config.storedFields) tables.push(await TableSql.open(db, table));
+  return tables;
+}
+
+/**
+ * Rewrites every configured column so that values under a `sources` key end up under `target`.
+ * Keyset pages by id, sized to the Data API's limits; each page is written in one compare-and-swap
+ * statement, so an app's concurrent write is never overwritten and a page is safe to retry. Rows
+ * already under `target` are skipped (in SQL where the codec has a clear-text key id), so a resumed
+ * pass costs nothing for the work already done.
+ * @throws NotFinishedError when the deadline comes first; RowTooLargeError for rows the Data API
+ * cannot carry.
+ */
+export async function reencrypt(plan: ReencryptPlan, deps: ReencryptDeps): Promise<ReencryptReport> {
+  const tables = await openTables(deps.db, deps.config);
+  const work: { table: TableSql; keys: TableKeys; column: string; rows: number; avgBytes: number }[] = [];
+  for (const table of tables) {
+    const keys = tableKeys(deps.config, table.table, plan);
+    const skipPrefix = keys.codec.sqlPrefix(keys.target);
+    for (const column of table.table.columns) {
+      const stats = await retried(deps, () => table.stats(column, skipPrefix));
+      if (stats.maxBytes > DATA_API_ROW_LIMIT) {
+        const ids = await table.idsLargerThan(column, DATA_API_ROW_LIMIT);
+        throw new RowTooLargeError(
+          `${table.name}.${column}: rows ${ids.join(', ')} hold values over the Data API's 64 KB row limit; rekey cannot move them`,
+        );
+      }
+      work.push({ table, keys, column, rows: stats.rows, avgBytes: stats.avgBytes });
+    }
+  }
+  const total = work.reduce((sum, w) => sum + w.rows, 0);
+  const progress = { done: 0, total };
+  const columns: ColumnReport[] = [];
+  for (const w of work) {
+    columns.push(await reencryptColumn(w.keys, deps, w.table, w.column, w.avgBytes, progress));
+  }
+  return { columns, total, done: progress.done };
+}
+
+async function reencryptColumn(
+  plan: TableKeys,
+  deps: ReencryptDeps,
+  table: TableSql,
+  column: string,
+  avgBytes: number,
+  progress: PassProgress,
+): Promise<ColumnReport> {
+  const skipPrefix = plan.codec.sqlPrefix(plan.target);
+  const report = emptyReport(table.name, column);
+  const where: FieldContext = { table: table.table.table, column };
+  const onPage = async (rows: readonly StoredRow[], after: RowId | undefined) => {
+    const page = await rewritePage(plan, deps, table, column, where, rows, report);
+    const last = rows[rows.length - 1] as StoredRow;
+    if (page.conflicts > 0)
+      await resolveConflicts(plan, deps, table, column, where, after, last.id, skipPrefix, report);
+    deps.progress?.({ table: table.name, column, done: progress.done + rows.length, total: progress.total });
+    return {
+      scanned: rows.length,
+      rewritten: page.written,
+      conflicts: page.conflicts,
+      skipped: page.skipped,
+    };
+  };
+  // PROTOTYPE: K concurrent key ranges over a numeric id, split evenly between its bounds.
+  const bounds = knobs.ranges > 1 ? await table.idBounds(column, skipPrefix) : undefined;
+  if (!bounds) {
+    await scanColumn(deps, table, column, { avgBytes, skipPrefix, progress }, onPage);
+    return report;
+  }
+  const step = Math.ceil((bounds.max - bounds.min + 1) / knobs.ranges);
+  await Promise.all(
+    Array.from({ length: knobs.ranges }, (_, k) => {
+      const after = bounds.min - 1 + k * step;
+      const upTo = Math.min(bounds.max, after + step);
+      return scanColumn(deps, table, column, { avgBytes, skipPrefix, progress, after, upTo }, onPage);
+    }),
+  );
+  return report;
+}
+
+/** Classifies, re-encrypts and writes one page; returns what happened. */
+async function rewritePage(
+  plan: TableKeys,
+  deps: ReencryptDeps,
+  table: TableSql,
+  column: string,
+  where: FieldContext,
+  rows: readonly StoredRow[],
+  report: ColumnReport,
+): Promise<{ written: number; conflicts: number; skipped: number }> {
+  const writes: CasWrite[] = [];
+  let skipped = 0;
+  for (const row of rows) {
+    report.scanned++;
+    const next = rewriteValue(plan, row, where, report);
+    if (next === undefined) skipped++;
+    else writes.push({ id: row.id, old: row.value, next });
+  }
+  const written = await retried(deps, () => table.compareAndSwap(column, writes));
+  report.rewritten += written;
+  report.conflicts += writes.length - written;
+  return { written, conflicts: writes.length - written, skipped };
+}
+
+/** The value re-encrypted under the target key, or `undefined` when the row is skipped (and counted). */
+function rewriteValue(
+  plan: TableKeys,
+  row: StoredRow,
+  where: FieldContext,
+  report: ColumnReport,
+): string | undefined {
+  const text = asText(row.value);
+  const found = plan.codec.classify(text, [plan.target, ...plan.sources], where);
+  if (found.kind === 'plaintext') {
+    report.plaintext++;
+    if (report.plaintextIds.length < REPORTED_IDS) report.plaintextIds.push(row.id);
+    return undefined;
+  }
+  if (found.kind === 'key' && found.key.kid === plan.target.kid) {
+    report.alreadyDone++;
+    return undefined;
+  }
+  if (found.kind === 'key') {
+    try {
+      return plan.codec.encrypt(plan.codec.decrypt(text, found.key, where), plan.target, where);
+    } catch {
+      // Falls through: counted as undecryptable below, by id only.
+    }
+  }
+  report.undecryptable++;
+  if (report.undecryptableIds.length < REPORTED_IDS) report.undecryptableIds.push(row.id);
+  return undefined;
+}
+
+/**
+ * Rows that changed between read and write were written by the app meanwhile: re-read exactly that
+ * id range and try again, a bounded number of times, never overwriting the app's value.
+ */
+async function resolveConflicts(
+  plan: TableKeys,
+  deps: ReencryptDeps,
+  table: TableSql,
+  column: string,
+  where: FieldContext,
+  after: RowId | undefined,
+  upTo: RowId,
+  skipPrefix: string | undefined,
+  report: ColumnReport,
+): Promise<void> {
+  for (let round = 1; round <= CONFLICT_ROUNDS; round++) {
+    const rows = await retried(deps, () =>
+      table.page(column, { after, upTo, limit: deps.config.paging.maxRows * 2, skipPrefix }),
+    );
+    const counts = emptyReport(table.name, column);
+    const writes: CasWrite[] = [];
+    for (const row of rows) {
+      const next = rewriteValue(plan, row, where, counts);
+      if (next !== undefined) writes.push({ id: row.id, old: row.value, next });
+    }
+    const written = await retried(deps, () => table.compareAndSwap(column, writes));
+    report.rewritten += written;
+    if (written === writes.length) return;
+    if (round === CONFLICT_ROUNDS) {
+      report.unresolved += writes.length - written;
+      deps.log.warn('rows kept changing during re-encryption; left for the next pass', {
+        ...deps.logFields,
+        table: table.name,
+        column,
+        rows: writes.length - written,
+      });
+    }
+  }
+}
+
+function emptyReport(table: string, column: string): ColumnReport {
+  return {
+    table,
+    column,
+    scanned: 0,
+    rewritten: 0,
+    alreadyDone: 0,
+    conflicts: 0,
+    unresolved: 0,
+    plaintext: 0,
+    undecryptable: 0,
+    plaintextIds: [],
+    undecryptableIds: [],
+  };
+}

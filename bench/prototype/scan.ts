@@ -1,0 +1,132 @@
+import type { RekeyConfig } from '../../lambda/config.js';
+import { NotFinishedError } from '../../lambda/errors.js';
+import type { Clock, Log } from '../../lambda/ports.js';
+import { type RetryPolicy, withRetry } from '../../lambda/retry.js';
+import { knobs } from './knobs.js';
+import type { RowId, StoredRow, TableSql } from './sql.js';
+
+/** Collaborators of any pass over the stored rows. */
+export interface ScanDeps {
+  readonly clock: Clock;
+  readonly log: Log;
+  readonly config: RekeyConfig;
+  /** Epoch ms by which the pass must have stopped (the Lambda's deadline). */
+  readonly deadline: number;
+  readonly retry?: RetryPolicy;
+  /** Fields added to every log line (step, secretId, versionId). */
+  readonly logFields?: Record<string, unknown>;
+}
+
+/** Shared progress over all columns of a pass: rows handled and rows to handle. */
+export interface PassProgress {
+  done: number;
+  readonly total: number;
+}
+
+/**
+ * Walks one column in keyset pages ordered by id. Pages are sized to the Data API's limits from the
+ * average value size (and halved when the service still says a response is too large); the pass stops
+ * before the deadline with a NotFinishedError so the next attempt resumes.
+ * @returns nothing; `onPage` gets each page with the id the page started after.
+ * @throws NotFinishedError when the deadline comes first.
+ */
+export async function scanColumn(
+  deps: ScanDeps,
+  table: TableSql,
+  column: string,
+  options: {
+    avgBytes: number;
+    skipPrefix: string | undefined;
+    progress: PassProgress;
+    /** PROTOTYPE: a key range, `after` exclusive and `upTo` inclusive (concurrent ranges). */
+    after?: RowId;
+    upTo?: RowId;
+  },
+  onPage: (rows: readonly StoredRow[], after: RowId | undefined) => Promise<Record<string, number>>,
+): Promise<void> {
+  const { maxRows, maxBytes } = deps.config.paging;
+  const overhead = table.isBinary(column) ? 1.4 : 1.1; // base64 for blobs, JSON quoting for text
+  const fitRows = (bytesPerRow: number) =>
+    Math.max(1, Math.min(maxRows, Math.floor(maxBytes / (bytesPerRow * overhead + 64))));
+  let limit = fitRows(options.avgBytes);
+  let after: RowId | undefined = options.after;
+  let slowestPageMs = 0;
+  const read = (from: RowId | undefined, rows: number) =>
+    retried(deps, () =>
+      table.page(column, { after: from, upTo: options.upTo, limit: rows, skipPrefix: options.skipPrefix }),
+    );
+  // PROTOTYPE: the next page's read, started before this page is re-encrypted and written.
+  let next: Promise<StoredRow[]> | undefined;
+  for (;;) {
+    const started = deps.clock.now();
+    if (started + deps.config.safetyMarginMs + slowestPageMs * 2 > deps.deadline) {
+      throw new NotFinishedError(options.progress.done, options.progress.total);
+    }
+    let rows: StoredRow[];
+    try {
+      rows = await (next ?? read(after, limit));
+    } catch (error) {
+      next = undefined;
+      if (!isResponseTooLarge(error) || limit === 1) throw error;
+      limit = Math.max(1, Math.floor(limit / 2));
+      deps.log.warn('page over the Data API response limit; halving it', {
+        ...deps.logFields,
+        table: table.name,
+        column,
+        rows: limit,
+      });
+      continue;
+    }
+    next = undefined;
+    if (rows.length === 0) return;
+    const more = rows.length >= limit;
+    const last = (rows[rows.length - 1] as StoredRow).id;
+    const pageBytes = rows.reduce(
+      (sum, r) => sum + (typeof r.value === 'string' ? r.value.length : r.value.byteLength),
+      0,
+    );
+    const nextLimit = fitRows(pageBytes / rows.length);
+    if (more && knobs.pipeline) {
+      // Rows after `last` are disjoint from this page's writes; a failed read is handled when awaited.
+      next = read(last, nextLimit);
+      next.catch(() => {});
+    }
+    const counts = await onPage(rows, after);
+    options.progress.done += rows.length;
+    const durationMs = deps.clock.now() - started;
+    slowestPageMs = Math.max(slowestPageMs, durationMs);
+    deps.log.info('page', {
+      ...deps.logFields,
+      table: table.name,
+      column,
+      rows: rows.length,
+      ...counts,
+      durationMs,
+    });
+    if (!more) return;
+    after = last;
+    limit = nextLimit;
+  }
+}
+
+/** Runs safe-to-repeat Data API work with bounded, jittered retries on transient errors. */
+export function retried<T>(deps: ScanDeps, work: () => Promise<T>): Promise<T> {
+  return withRetry(work, {
+    clock: deps.clock,
+    policy: deps.retry,
+    onRetry: (error, attempt) =>
+      deps.log.warn('transient Data API error; retrying', { ...deps.logFields, error: error.name, attempt }),
+  });
+}
+
+/**
+ * The Data API says a response is over its 1 MiB limit only through a BadRequestException's message,
+ * so this one check reads the message (the service has no dedicated error name for it).
+ */
+export function isResponseTooLarge(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    error.name === 'BadRequestException' &&
+    /response size limit/i.test(error.message)
+  );
+}
