@@ -11,6 +11,7 @@ export const CONTEXT_KEYS = [
   'account',
   'region',
   'adoptExistingSecret',
+  'enableRotation',
   'scheduleExpression',
   'automaticallyAfterDays',
   'rotationWindowHours',
@@ -67,6 +68,7 @@ export function rekeyAppOptions(context: (key: string) => unknown): RekeyAppOpti
     stackProps: {
       env: account && region ? { account, region } : undefined,
       adoptExistingSecret: bool('adoptExistingSecret'),
+      enableRotation: bool('enableRotation'),
       schedule: schedule(
         str('scheduleExpression'),
         num('automaticallyAfterDays'),

@@ -1,4 +1,4 @@
-import { Duration, Lazy, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Lazy, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Rule } from 'aws-cdk-lib/aws-events';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -67,6 +67,13 @@ export interface AppSecretRotationProps {
    * @default { automaticallyAfter: Duration.days(30) }, window until the end of the UTC day
    */
   readonly schedule?: RotationScheduleSpec;
+  /**
+   * Turn rotation on: the rotation schedule and the scheduled sweep. Leave it off for the first deploy
+   * of a new secret, which has no value yet (the service would test or start a rotation on an empty
+   * secret): deploy, run `rekey init`, then deploy again with rotation on (docs/deploy.md).
+   * @default true
+   */
+  readonly enableRotation?: boolean;
   /**
    * Rotate at once when a deploy creates or changes the schedule. Off, so that a stack update never
    * rotates by surprise; the service then only runs testSecret to check the configuration.
@@ -164,13 +171,13 @@ export class AppSecretRotation extends Construct {
   readonly role: Role;
   /** The function's log group. */
   readonly logGroup: LogGroup;
-  /** The rotation schedule resource. */
-  readonly rotationSchedule: CfnRotationSchedule;
+  /** The rotation schedule resource, unless `enableRotation` is false. */
+  readonly rotationSchedule?: CfnRotationSchedule;
   /** Alarm on the rotation function's errors. */
   readonly errorsAlarm: Alarm;
   /** Rule for the service's rotation failure events on this secret. */
   readonly failureRule: Rule;
-  /** Rule that invokes the sweep, unless `sweep` is false. */
+  /** Rule that invokes the sweep, unless `sweep` or `enableRotation` is false. */
   readonly sweepRule?: Rule;
 
   /**
@@ -195,8 +202,11 @@ export class AppSecretRotation extends Construct {
     }
     const schedule = props.schedule ?? { automaticallyAfter: Duration.days(30) };
     const rules = rotationRules(schedule);
+    const rotating = props.enableRotation ?? true;
     const sweepSchedule =
-      (props.sweep ?? true) ? sweepExpression(schedule, props.sweepDelay ?? Duration.hours(6)) : undefined;
+      rotating && (props.sweep ?? true)
+        ? sweepExpression(schedule, props.sweepDelay ?? Duration.hours(6))
+        : undefined;
     const rekeyConfig = renderRekeyConfig(this, props.settings, {
       secretId: Lazy.string({ produce: () => this.secretId }),
       clusterArn,
@@ -206,6 +216,14 @@ export class AppSecretRotation extends Construct {
     });
 
     this.secret = props.secret ?? this.newSecret(props);
+    if (!props.secret && !rotating) {
+      Validations.of(this.secret).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-SMG4',
+        reason:
+          'Rotation is off only until `rekey init` writes the first value of this new, empty secret; ' +
+          'the next deploy turns it on (enableRotation defaults to true).',
+      });
+    }
     this.secretId = this.secret.secretFullArn ?? this.secret.secretName;
     this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention ?? RetentionDays.ONE_YEAR });
     this.role = new Role(this, 'Role', {
@@ -235,16 +253,18 @@ export class AppSecretRotation extends Construct {
       sourceArn: secretPolicyArn(this.secret),
     });
 
-    this.rotationSchedule = new CfnRotationSchedule(this, 'Schedule', {
-      secretId: this.secretId,
-      rotationLambdaArn: this.rotationFunction.functionArn,
-      rotationRules: rules,
-      rotateImmediatelyOnUpdate: props.rotateImmediatelyOnUpdate ?? false,
-    });
-    // The service invokes the function as soon as the schedule exists (testSecret at least).
-    this.rotationSchedule.node.addDependency(
-      this.rotationFunction.permissionsNode.findChild('InvokeBySecretsManager'),
-    );
+    if (rotating) {
+      this.rotationSchedule = new CfnRotationSchedule(this, 'Schedule', {
+        secretId: this.secretId,
+        rotationLambdaArn: this.rotationFunction.functionArn,
+        rotationRules: rules,
+        rotateImmediatelyOnUpdate: props.rotateImmediatelyOnUpdate ?? false,
+      });
+      // The service invokes the function as soon as the schedule exists (testSecret at least).
+      this.rotationSchedule.node.addDependency(
+        this.rotationFunction.permissionsNode.findChild('InvokeBySecretsManager'),
+      );
+    }
 
     if (props.guardSecret ?? true) {
       applySecretGuard(

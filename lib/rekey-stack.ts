@@ -28,6 +28,11 @@ export interface RekeyStackProps extends StackProps {
    */
   readonly schedule?: RotationScheduleSpec;
   /**
+   * Turn rotation on; off for the first deploy of a new secret, before `rekey init`.
+   * @default true
+   */
+  readonly enableRotation?: boolean;
+  /**
    * Rotate when a deploy creates or changes the schedule.
    * @default false
    */
@@ -112,6 +117,7 @@ export class RekeyStack extends Stack {
       databaseName: dataApi.database,
       engine: dataApi.engine,
       schedule: props.schedule,
+      enableRotation: props.enableRotation,
       rotateImmediatelyOnUpdate: props.rotateImmediatelyOnUpdate,
       encryptionKey: props.encryptionKeyArn ? Key.fromKeyArn(this, 'Key', props.encryptionKeyArn) : undefined,
       alarmTopic: props.alarmTopicArn

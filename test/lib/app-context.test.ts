@@ -50,7 +50,9 @@ describe('the app options from CDK context', () => {
       rotateImmediatelyOnUpdate: 'false',
       adminPrincipalArns: `${ADMIN_ARN}, arn:aws:iam::123456789012:role/oncall`,
       adoptExistingSecret: 'true',
+      enableRotation: 'false',
     });
+    assert.equal(options.stackProps.enableRotation, false);
     assert.equal(
       options.stackProps.schedule && 'automaticallyAfter' in options.stackProps.schedule
         ? options.stackProps.schedule.automaticallyAfter.toDays()

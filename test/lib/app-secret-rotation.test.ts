@@ -330,6 +330,23 @@ describe('the rotation schedule', () => {
   });
 });
 
+describe('a first deploy with rotation off', () => {
+  it('creates the secret, the function and the guard, but no schedule and no sweep until rekey init has run', () => {
+    const built = build({ enableRotation: false });
+    built.template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    built.template.resourceCountIs('AWS::Lambda::Function', 1);
+    built.template.resourceCountIs('AWS::SecretsManager::ResourcePolicy', 1);
+    built.template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 0);
+    built.template.resourcePropertiesCountIs(
+      'AWS::Events::Rule',
+      { ScheduleExpression: Match.anyValue() },
+      0,
+    );
+    assert.equal(built.rotation.rotationSchedule, undefined);
+    assert.equal(built.rotation.sweepRule, undefined);
+  });
+});
+
 describe('the database', () => {
   const cluster = (enableDataApi: boolean) =>
     construct({ clusterArn: undefined }, (stack) => ({

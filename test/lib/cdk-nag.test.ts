@@ -37,6 +37,10 @@ describe("cdk-nag's AwsSolutions checks", () => {
     assert.deepEqual(nagViolations(app), []);
   });
 
+  it('find nothing on the first deploy with rotation off, whose missing schedule is acknowledged', () => {
+    assert.deepEqual(nagViolations(construct({ enableRotation: false }).app), []);
+  });
+
   it('find nothing in the deployable stack built from the example config', () => {
     const app = testApp();
     new RekeyStack(app, 'Rekey', {
