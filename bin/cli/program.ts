@@ -6,6 +6,7 @@ import { EXIT, EXIT_CODES_HELP, errorLine, exitCodeFor } from './exit-codes.js';
 import { registerInit } from './init.js';
 import { registerInventory } from './inventory.js';
 import type { CliIo } from './io.js';
+import { registerLocal } from './local.js';
 import { registerResume } from './resume.js';
 import { registerRotateNow } from './rotate-now.js';
 import { registerStatus } from './status.js';
@@ -21,6 +22,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerAbort,
   registerInit,
   registerInventory,
+  registerLocal,
 ];
 
 /**
