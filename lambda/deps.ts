@@ -17,17 +17,6 @@ export interface ClientOptions {
   };
 }
 
-/** Standard AWS client settings; unset ones come from the environment as for any AWS tool. */
-export interface ClientOptions {
-  readonly region?: string;
-  readonly profile?: string;
-  readonly credentials?: {
-    readonly accessKeyId: string;
-    readonly secretAccessKey: string;
-    readonly sessionToken?: string;
-  };
-}
-
 /** The long-lived collaborators of the steps, built once per process. */
 export interface BaseDeps {
   readonly config: RekeyConfig;
