@@ -163,3 +163,43 @@ describe('a rotation abandoned by a value written by hand', () => {
     );
   });
 });
+
+describe('pages against the Data API size limits', () => {
+  let w: LocalWorld;
+  before(async () => {
+    w = await startLocalWorld(() => ({
+      secretTemplate: { encryptionKey: { kind: 'aes-256' as const } },
+      dataKeyField: 'encryptionKey',
+      paging: { maxRows: 1000, maxBytes: 900 * 1024 },
+      storedFields: [{ table: 'blobs', id: 'id', columns: ['payload'] }],
+    }));
+  });
+  after(() => w.close());
+
+  it('halves a page the Data API refuses as over 1 MiB and goes on', async () => {
+    const first = JSON.stringify({ encryptionKey: Buffer.alloc(32, 5).toString('base64') });
+    const key = dataKeyFromSecretString(first, 'encryptionKey', 'rk1');
+    await w.db.execute('CREATE TABLE blobs (id bigint PRIMARY KEY, payload text)');
+    // Small values first make the pages large; the big values after them overflow such a page.
+    for (let i = 1; i <= 240; i++) {
+      const plaintext = i <= 200 ? 'small' : 'x'.repeat(45_000);
+      await w.db.execute('INSERT INTO blobs VALUES (:id, :v)', {
+        id: i,
+        v: codecFor('rk1').encrypt(Buffer.from(plaintext), key, { table: 'blobs', column: 'payload' }),
+      });
+    }
+    const arn = await w.createSecret(first);
+    await w.rotate(arn);
+    assert.equal(w.local.secretsManager.events().at(-1)?.type, 'RotationSucceeded');
+    const halvings = w.log.entries.filter((e) =>
+      e.message.startsWith('page over the Data API response limit'),
+    );
+    assert.ok(halvings.length >= 1, 'at least one page was halved');
+    const current = await valueAt(w, arn, 'AWSCURRENT');
+    const next = dataKeyFromSecretString(current, 'encryptionKey', 'rk1');
+    const r = await w.db.execute('SELECT COUNT(*) FROM blobs WHERE SUBSTRING(payload, 1, 13) = :p', {
+      p: `rk1:${next.kid}:`,
+    });
+    assert.equal(Number(r.rows[0]?.[0]), 240);
+  });
+});
