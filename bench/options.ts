@@ -21,6 +21,8 @@ export interface BenchOptions {
   readonly prototype: string | undefined;
   /** Overrides `paging.maxBytes`. */
   readonly pageBytes: number | undefined;
+  /** NODE_OPTIONS for the step processes (to try V8 heap flags). */
+  readonly nodeOptions: string | undefined;
   /** Records a CPU profile of this step in each rekey run (e.g. `setSecret`). */
   readonly profileStep: string | undefined;
   readonly outDir: string;
@@ -44,6 +46,7 @@ const USAGE = `npm run bench -- [options]
   --page-rows N          paging.maxRows for the Lambda's config (default: the config default, 1000)
   --page-bytes N         paging.maxBytes (default: the config default, 512 KiB; at most 900 KiB)
   --prototype KNOBS      run rotations over bench/prototype/ with BENCH_PROTO=KNOBS (see bench/prototype/knobs.ts)
+  --node-options FLAGS   NODE_OPTIONS for the step processes (e.g. --max-semi-space-size=4)
   --skip a,b             leave out: ${SKIPPABLE.join(', ')}
   --profile STEP         CPU profile of that rotation step in every rekey run (setSecret)
   --out DIR              where results go (default bench/results)
@@ -70,6 +73,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       skip: { type: 'string' },
       profile: { type: 'string' },
       prototype: { type: 'string' },
+      'node-options': { type: 'string' },
       'page-bytes': { type: 'string' },
       out: { type: 'string' },
       label: { type: 'string' },
@@ -109,6 +113,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     skip,
     profileStep: values.profile,
     prototype: values.prototype,
+    nodeOptions: values['node-options'],
     pageBytes: values['page-bytes'] === undefined ? undefined : count('--page-bytes', values['page-bytes']),
     outDir: values.out ?? 'bench/results',
     label: values.label ?? (quick ? 'quick' : undefined),

@@ -111,11 +111,11 @@ export async function measureRotation(options: RotationRunOptions): Promise<Rota
       args: [options.stepBundle],
       env: {
         ...local.env,
+        NODE_OPTIONS: '',
         ...options.env,
         REKEY_CONFIG: JSON.stringify(config),
         POWERTOOLS_LOG_LEVEL: 'WARN',
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        NODE_OPTIONS: '',
         BENCH_STEP_REPORT: reportFile,
         ...(options.profile
           ? { BENCH_PROFILE_STEP: options.profile.step, BENCH_PROFILE_DIR: options.profile.dir }

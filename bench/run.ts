@@ -31,8 +31,10 @@ async function main(argv: readonly string[]): Promise<void> {
     say('bundling lambda/handler.ts and the benchmark processes with esbuild');
     const bundles = await buildBundles(dir, options.prototype !== undefined);
     const steps = bundles.prototype ?? bundles;
-    const protoEnv: Record<string, string> =
-      options.prototype === undefined ? {} : { BENCH_PROTO: options.prototype };
+    const protoEnv: Record<string, string> = {
+      ...(options.prototype === undefined ? {} : { BENCH_PROTO: options.prototype }),
+      ...(options.nodeOptions === undefined ? {} : { NODE_OPTIONS: options.nodeOptions }),
+    };
     const usePostgres = options.engines.includes('postgres');
     const sizes = [...options.sizes].sort((a, b) => a - b);
     const seed = usePostgres ? await ensureTemplate(options.pgUrl, sizes.at(-1) ?? 0) : undefined;
@@ -174,6 +176,7 @@ async function main(argv: readonly string[]): Promise<void> {
         pageRows: options.pageRows ?? 'config default (1000)',
         pageBytes: options.pageBytes ?? 'config default (512 KiB)',
         prototype: options.prototype ?? 'none: lambda/ as it is',
+        nodeOptions: options.nodeOptions ?? '',
         skip: [...options.skip],
         quick: options.quick,
       },

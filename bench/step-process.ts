@@ -20,6 +20,8 @@ export interface StepProcessReport {
   readonly handlerMs: number;
   /** Peak resident set size of this process, in KiB (VmHWM: see peak-rss.ts). */
   readonly maxRssKb: number;
+  /** V8's heap as the step ended, in KiB: what the runtime reserved and what objects use. */
+  readonly heap: { readonly totalKb: number; readonly usedKb: number; readonly externalKb: number };
   readonly userCpuMs: number;
   readonly systemCpuMs: number;
   /** Statements a direct runner sent, when the step ran over one. */
@@ -69,6 +71,7 @@ export async function runStepProcess(
     importMs,
     handlerMs,
     maxRssKb: peakRssKb(),
+    heap: heapKb(),
     userCpuMs: used.user / 1000,
     systemCpuMs: used.system / 1000,
     ...(extra.statements ? { statements: extra.statements() } : {}),
@@ -93,5 +96,14 @@ async function startProfile(): Promise<{ stop(step: string): Promise<void> }> {
       writeFileSync(join(dir, `${step}-${process.pid}.cpuprofile`), JSON.stringify(profile));
       session.disconnect();
     },
+  };
+}
+
+function heapKb(): StepProcessReport['heap'] {
+  const m = process.memoryUsage();
+  return {
+    totalKb: Math.round(m.heapTotal / 1024),
+    usedKb: Math.round(m.heapUsed / 1024),
+    externalKb: Math.round(m.external / 1024),
   };
 }
