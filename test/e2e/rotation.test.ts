@@ -9,7 +9,7 @@ import { codecFor, dataKeyFromSecretString } from '../../lambda/codecs/index.js'
 import { tableCodec } from '../../lambda/config.js';
 import { inProcessInvoker } from '../../local/index.js';
 import { PLAINTEXTS } from '../support/fixtures.js';
-import { type LocalWorld, startLocalWorld } from '../support/local-world.js';
+import { type LocalWorld, readEveryField, startLocalWorld } from '../support/local-world.js';
 
 /** One secret for two formats: rk1 under an aes-256 field, Redash's Fernet under a token field. */
 const FIRST_VALUE = JSON.stringify({
@@ -63,28 +63,6 @@ async function seed(w: LocalWorld, secret: string, rows: number): Promise<void> 
   }
 }
 
-/** Decrypts every stored value with the keys of `secret`; fails on any that does not open. */
-async function readAll(w: LocalWorld, secret: string): Promise<number> {
-  let n = 0;
-  for (const t of w.config.storedFields) {
-    const { codec, dataKeyField } = tableCodec(w.config, t);
-    const key = dataKeyFromSecretString(secret, dataKeyField, codec);
-    for (const c of t.columns) {
-      const r = await w.db.execute(`SELECT ${c} FROM ${t.table} WHERE ${c} IS NOT NULL`);
-      for (const [v] of r.rows) {
-        const text = v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : String(v);
-        assert.ok(
-          PLAINTEXTS.includes(
-            Buffer.from(codecFor(codec).decrypt(text, key, { table: t.table, column: c })).toString(),
-          ),
-        );
-        n++;
-      }
-    }
-  }
-  return n;
-}
-
 async function stages(w: LocalWorld, secretId: string): Promise<Record<string, string[]>> {
   const d = await w.sm.send(new DescribeSecretCommand({ SecretId: secretId }));
   return d.VersionIdsToStages as Record<string, string[]>;
@@ -110,20 +88,20 @@ describe('a rotation through the local endpoints, with the real SDK clients over
     const current = await valueAt(w, arn, 'AWSCURRENT');
     assert.notEqual(current, FIRST_VALUE);
     assert.equal(await valueAt(w, arn, 'AWSPREVIOUS'), FIRST_VALUE);
-    assert.equal(await readAll(w, current), 40 + 30 + 40);
+    assert.equal(await readEveryField(w, current), 40 + 30 + 40);
     const events = w.local.secretsManager.events().map((e) => e.type);
     assert.deepEqual(events.slice(-2), ['RotationStarted', 'RotationSucceeded']);
 
     // A configuration test (RotateImmediately=false) runs testSecret only and changes nothing.
     await w.rotate(arn, { rotateImmediately: false });
     assert.equal(await valueAt(w, arn, 'AWSCURRENT'), current);
-    assert.equal(await readAll(w, current), 110);
+    assert.equal(await readEveryField(w, current), 110);
 
     // A second rotation reads the first one's version and moves everything again.
     await w.rotate(arn);
     const third = await valueAt(w, arn, 'AWSCURRENT');
     assert.notEqual(third, current);
-    assert.equal(await readAll(w, third), 110);
+    assert.equal(await readEveryField(w, third), 110);
     const output = JSON.stringify(w.log.entries);
     for (const v of [FIRST_VALUE, current, third].flatMap((s) => Object.values(JSON.parse(s)) as string[])) {
       assert.ok(!output.includes(v), 'no secret value in the logs');

@@ -1,16 +1,19 @@
+import assert from 'node:assert/strict';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import {
   CreateSecretCommand,
   RotateSecretCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { parseConfig, type RekeyConfig, type RekeyConfigInput } from '../../lambda/config.js';
+import { codecFor, dataKeyFromSecretString } from '../../lambda/codecs/index.js';
+import { parseConfig, type RekeyConfig, type RekeyConfigInput, tableCodec } from '../../lambda/config.js';
 import { dataApiRunner } from '../../lambda/data-api.js';
 import { createDeps } from '../../lambda/deps.js';
 import { memoryLog } from '../../lambda/log.js';
 import type { SqlRunner } from '../../lambda/ports.js';
 import { rotationFunction } from '../../lambda/rotation-function.js';
 import { type EngineSpec, inProcessInvoker, type LocalEndpoints, startLocal } from '../../local/index.js';
+import { PLAINTEXTS } from './fixtures.js';
 
 /** The rotation Lambda's ARN as the local Secrets Manager is told it (it invokes in process). */
 export const LOCAL_LAMBDA_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:rekey-rotation';
@@ -88,4 +91,26 @@ export async function startLocalWorld(
       await local.close();
     },
   };
+}
+
+/** Decrypts every stored value with the keys of `secret`; fails on any that does not open. */
+export async function readEveryField(w: LocalWorld, secret: string): Promise<number> {
+  let n = 0;
+  for (const t of w.config.storedFields) {
+    const { codec, dataKeyField } = tableCodec(w.config, t);
+    const key = dataKeyFromSecretString(secret, dataKeyField, codec);
+    for (const c of t.columns) {
+      const r = await w.db.execute(`SELECT ${c} FROM ${t.table} WHERE ${c} IS NOT NULL`);
+      for (const [v] of r.rows) {
+        const text = v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : String(v);
+        assert.ok(
+          PLAINTEXTS.includes(
+            Buffer.from(codecFor(codec).decrypt(text, key, { table: t.table, column: c })).toString(),
+          ),
+        );
+        n++;
+      }
+    }
+  }
+  return n;
 }
