@@ -10,17 +10,13 @@ export const SECRET_ACTIONS = [
   'secretsmanager:GetSecretValue',
   'secretsmanager:PutSecretValue',
   'secretsmanager:UpdateSecretVersionStage',
-  'secretsmanager:ListSecretVersionIds',
 ] as const;
 
-/** The RDS Data API calls rekey makes: statements, batches and the transactions around pages. */
-export const DATA_API_ACTIONS = [
-  'rds-data:BatchExecuteStatement',
-  'rds-data:BeginTransaction',
-  'rds-data:CommitTransaction',
-  'rds-data:ExecuteStatement',
-  'rds-data:RollbackTransaction',
-] as const;
+/**
+ * The RDS Data API calls rekey makes: single statements only. Each page is one compare-and-swap
+ * UPDATE, atomic on its own, so the function needs no BeginTransaction/Commit/BatchExecuteStatement.
+ */
+export const DATA_API_ACTIONS = ['rds-data:ExecuteStatement'] as const;
 
 /**
  * The ARN to name a secret by in a policy: its full ARN, or for a secret imported by name or partial
