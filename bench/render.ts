@@ -1,0 +1,25 @@
+/**
+ * `tsx bench/render.ts <results.json> [--latest]`: prints the Markdown of a results file again, with
+ * the targets judged by the current rules; with `--latest`, also writes them into the file and rewrites
+ * its Markdown and latest.md beside it.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { toMarkdown } from './markdown.js';
+import { type BenchResults, judgeTargets } from './results.js';
+
+const [file, flag] = process.argv.slice(2);
+if (!file) {
+  console.error('usage: tsx bench/render.ts <results.json> [--latest]');
+  process.exit(2);
+}
+const results = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
+const latencies = results.options.latencies as number[] | undefined;
+const rejudged = { ...results, targets: judgeTargets(results.runs, latencies?.[0] ?? 10) };
+const markdown = toMarkdown(rejudged);
+process.stdout.write(markdown);
+if (flag === '--latest') {
+  writeFileSync(file, `${JSON.stringify(rejudged, null, 2)}\n`);
+  writeFileSync(file.replace(/\.json$/, '.md'), markdown);
+  writeFileSync(join(dirname(file), 'latest.md'), markdown);
+}
