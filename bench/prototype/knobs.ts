@@ -9,6 +9,7 @@
  *   (`json_to_recordset`) instead of three typed parameters per row;
  * - `cas-hash`: compare against the SHA-256 of the old value instead of sending the old value back;
  * - `pipeline`: read the next page while this one is re-encrypted and written;
+ * - `write-behind`: re-encrypt the next page while this page's write is in flight (one at a time);
  * - `ranges=K`: K key ranges of the id at once (numeric ids).
  */
 export interface Knobs {
@@ -17,6 +18,7 @@ export interface Knobs {
   readonly jsonParams: boolean;
   readonly casHash: boolean;
   readonly pipeline: boolean;
+  readonly writeBehind: boolean;
   readonly ranges: number;
 }
 
@@ -33,6 +35,7 @@ export function parseKnobs(value: string): Knobs {
     jsonParams: set.has('json-params'),
     casHash: set.has('cas-hash'),
     pipeline: set.has('pipeline'),
+    writeBehind: set.has('write-behind'),
     ranges: ranges ? Math.max(1, Math.min(16, Number(ranges.slice('ranges='.length)) || 1)) : 1,
   };
 }

@@ -112,6 +112,39 @@ async function reencryptColumn(
       skipped: page.skipped,
     };
   };
+  // PROTOTYPE: write-behind. Page n is re-encrypted while page n-1's write is still in flight; one
+  // write at a time, in order, and every write awaited before the pass returns or throws.
+  if (knobs.writeBehind) {
+    let inflight: Promise<void> | undefined;
+    const onPageBehind = async (rows: readonly StoredRow[], after: RowId | undefined) => {
+      const { writes, skipped } = preparePage(plan, where, rows, report);
+      if (inflight) await inflight;
+      const last = rows[rows.length - 1] as StoredRow;
+      inflight = (async () => {
+        const written = await retried(deps, () => table.compareAndSwap(column, writes));
+        report.rewritten += written;
+        report.conflicts += writes.length - written;
+        if (written < writes.length)
+          await resolveConflicts(plan, deps, table, column, where, after, last.id, skipPrefix, report);
+      })();
+      inflight.catch(() => {});
+      deps.progress?.({
+        table: table.name,
+        column,
+        done: progress.done + rows.length,
+        total: progress.total,
+      });
+      return { scanned: rows.length, queued: writes.length, skipped };
+    };
+    try {
+      await scanColumn(deps, table, column, { avgBytes, skipPrefix, progress }, onPageBehind);
+    } catch (error) {
+      await inflight?.catch(() => {});
+      throw error;
+    }
+    await inflight;
+    return report;
+  }
   // PROTOTYPE: K concurrent key ranges over a numeric id, split evenly between its bounds.
   const bounds = knobs.ranges > 1 ? await table.idBounds(column, skipPrefix) : undefined;
   if (!bounds) {
@@ -127,6 +160,24 @@ async function reencryptColumn(
     }),
   );
   return report;
+}
+
+/** PROTOTYPE: classifies and re-encrypts one page, without writing it. */
+function preparePage(
+  plan: TableKeys,
+  where: FieldContext,
+  rows: readonly StoredRow[],
+  report: ColumnReport,
+): { writes: CasWrite[]; skipped: number } {
+  const writes: CasWrite[] = [];
+  let skipped = 0;
+  for (const row of rows) {
+    report.scanned++;
+    const next = rewriteValue(plan, row, where, report);
+    if (next === undefined) skipped++;
+    else writes.push({ id: row.id, old: row.value, next });
+  }
+  return { writes, skipped };
 }
 
 /** Classifies, re-encrypts and writes one page; returns what happened. */
