@@ -11,10 +11,15 @@ export class InjectedCrash extends Error {
 /**
  * Counts every call to the database and the secrets store and throws after call number `at` has taken
  * effect, as a Lambda killed between receiving an answer and acting on it would. `at` 0 never crashes.
+ * With `mode` 'before', call `at` throws before it is sent instead: the process died with the call
+ * about to go out, so it never took effect (a page's statement that never committed).
  */
 export class CrashSwitch {
   calls = 0;
-  constructor(public at = 0) {}
+  constructor(
+    public at = 0,
+    readonly mode: 'after' | 'before' = 'after',
+  ) {}
 
   tick(): void {
     this.calls++;
@@ -22,31 +27,28 @@ export class CrashSwitch {
   }
 
   sql(inner: SqlRunner): SqlRunner {
-    const after = async <T>(work: Promise<T>): Promise<T> => {
-      const result = await work;
-      this.tick();
-      return result;
-    };
     return {
       dialect: inner.dialect,
-      execute: (sql, params, tx) => after(inner.execute(sql, params, tx)),
-      begin: () => after(inner.begin()),
-      commit: (tx) => after(inner.commit(tx)),
-      rollback: (tx) => after(inner.rollback(tx)),
+      execute: (sql, params, tx) => this.call(() => inner.execute(sql, params, tx)),
+      begin: () => this.call(() => inner.begin()),
+      commit: (tx) => this.call(() => inner.commit(tx)),
+      rollback: (tx) => this.call(() => inner.rollback(tx)),
     };
   }
 
   secrets(inner: SecretsStore): SecretsStore {
-    const after = async <T>(work: Promise<T>): Promise<T> => {
-      const result = await work;
-      this.tick();
-      return result;
-    };
     return {
-      describe: (id) => after(inner.describe(id)),
-      getValue: (id, at) => after(inner.getValue(id, at)),
-      putPending: (id, token, value, rt) => after(inner.putPending(id, token, value, rt)),
-      moveStage: (id, stage, move) => after(inner.moveStage(id, stage, move)),
+      describe: (id) => this.call(() => inner.describe(id)),
+      getValue: (id, at) => this.call(() => inner.getValue(id, at)),
+      putPending: (id, token, value, rt) => this.call(() => inner.putPending(id, token, value, rt)),
+      moveStage: (id, stage, move) => this.call(() => inner.moveStage(id, stage, move)),
     };
+  }
+
+  private async call<T>(work: () => Promise<T>): Promise<T> {
+    if (this.mode === 'before') this.tick();
+    const result = await work();
+    if (this.mode === 'after') this.tick();
+    return result;
   }
 }
