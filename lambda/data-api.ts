@@ -23,17 +23,24 @@ export function dataApiRunner(client: RDSDataClient, target: DataApiTarget): Sql
   return {
     dialect: target.engine,
 
-    async execute(sql, params = {}, transactionId): Promise<SqlResult> {
+    async execute(sql, params = {}, options = {}): Promise<SqlResult> {
       const out = await client.send(
         new ExecuteStatementCommand({
           ...base,
           sql,
           parameters: Object.entries(params).map(([name, value]) => toParameter(name, value)),
-          transactionId,
+          transactionId: options.transactionId,
+          ...(options.jsonRecords && {
+            formatRecordsAs: 'JSON',
+            // Ids above 2^53 would lose digits as JSON numbers.
+            resultSetOptions: { longReturnType: 'STRING' },
+          }),
         }),
       );
       return {
-        rows: (out.records ?? []).map((record) => record.map(fromField)),
+        rows: options.jsonRecords
+          ? fromJsonRecords(out.formattedRecords)
+          : (out.records ?? []).map((record) => record.map(fromField)),
         updated: out.numberOfRecordsUpdated ?? 0,
       };
     },
@@ -76,6 +83,12 @@ function toParameter(name: string, value: SqlValue): SqlParameter {
       : { name, value: { doubleValue: value } };
   }
   return { name, value: { blobValue: value } };
+}
+
+/** Rows in select-list order: JSON objects keep the order of non-numeric keys. */
+function fromJsonRecords(formatted: string | undefined): SqlValue[][] {
+  if (!formatted) return [];
+  return (JSON.parse(formatted) as Record<string, SqlValue>[]).map((record) => Object.values(record));
 }
 
 function fromField(field: Field): SqlValue {

@@ -98,32 +98,36 @@ async function reencryptColumn(
   const skipPrefix = plan.codec.sqlPrefix(plan.target);
   const report = emptyReport(table.name, column);
   const where: FieldContext = { table: table.table.table, column };
-  await scanColumn(deps, table, column, { avgBytes, skipPrefix, progress }, async (rows, after) => {
-    const page = await rewritePage(plan, deps, table, column, where, rows, report);
-    const last = rows[rows.length - 1] as StoredRow;
-    if (page.conflicts > 0)
-      await resolveConflicts(plan, deps, table, column, where, after, last.id, skipPrefix, report);
+  // Write behind: page n is re-encrypted while page n-1's write is in flight. One write at a time and
+  // in order, and the last one is awaited before the pass returns or throws, so the Lambda never stops
+  // with a statement outstanding. Pages are disjoint id ranges and every write is a compare-and-swap.
+  let writing: Promise<void> = Promise.resolve();
+  const onPage = async (rows: readonly StoredRow[], after: RowId | undefined) => {
+    const { writes, skipped } = preparePage(plan, where, rows, report);
+    await writing;
+    const upTo = (rows[rows.length - 1] as StoredRow).id;
+    writing = writePage(plan, deps, table, column, where, writes, { after, upTo, skipPrefix }, report);
+    writing.catch(() => {}); // awaited by the next page or at the end of the pass
     deps.progress?.({ table: table.name, column, done: progress.done + rows.length, total: progress.total });
-    return {
-      scanned: rows.length,
-      rewritten: page.written,
-      conflicts: page.conflicts,
-      skipped: page.skipped,
-    };
-  });
+    return { scanned: rows.length, queued: writes.length, skipped };
+  };
+  try {
+    await scanColumn(deps, table, column, { avgBytes, skipPrefix, progress }, onPage);
+  } catch (error) {
+    await writing; // a failed write is the error to report; otherwise the scan's
+    throw error;
+  }
+  await writing;
   return report;
 }
 
-/** Classifies, re-encrypts and writes one page; returns what happened. */
-async function rewritePage(
+/** Classifies and re-encrypts one page in memory; returns the writes and how many rows were skipped. */
+function preparePage(
   plan: TableKeys,
-  deps: ReencryptDeps,
-  table: TableSql,
-  column: string,
   where: FieldContext,
   rows: readonly StoredRow[],
   report: ColumnReport,
-): Promise<{ written: number; conflicts: number; skipped: number }> {
+): { writes: CasWrite[]; skipped: number } {
   const writes: CasWrite[] = [];
   let skipped = 0;
   for (const row of rows) {
@@ -132,10 +136,35 @@ async function rewritePage(
     if (next === undefined) skipped++;
     else writes.push({ id: row.id, old: row.value, next });
   }
+  return { writes, skipped };
+}
+
+/** Writes one page with compare-and-swap, then settles the rows the app changed meanwhile. */
+async function writePage(
+  plan: TableKeys,
+  deps: ReencryptDeps,
+  table: TableSql,
+  column: string,
+  where: FieldContext,
+  writes: readonly CasWrite[],
+  range: { after: RowId | undefined; upTo: RowId; skipPrefix: string | undefined },
+  report: ColumnReport,
+): Promise<void> {
   const written = await retried(deps, () => table.compareAndSwap(column, writes));
   report.rewritten += written;
   report.conflicts += writes.length - written;
-  return { written, conflicts: writes.length - written, skipped };
+  if (written < writes.length)
+    await resolveConflicts(
+      plan,
+      deps,
+      table,
+      column,
+      where,
+      range.after,
+      range.upTo,
+      range.skipPrefix,
+      report,
+    );
 }
 
 /** The value re-encrypted under the target key, or `undefined` when the row is skipped (and counted). */

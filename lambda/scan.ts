@@ -26,6 +26,10 @@ export interface PassProgress {
  * Walks one column in keyset pages ordered by id. Pages are sized to the Data API's limits from the
  * average value size (and halved when the service still says a response is too large); the pass stops
  * before the deadline with a NotFinishedError so the next attempt resumes.
+ *
+ * The next page is read while `onPage` handles this one: its rows all come after this page's last id,
+ * so nothing `onPage` writes can change what it holds, and with the round trip hidden a page costs the
+ * larger of the two instead of their sum.
  * @returns nothing; `onPage` gets each page with the id the page started after.
  * @throws NotFinishedError when the deadline comes first.
  */
@@ -40,8 +44,17 @@ export async function scanColumn(
   const overhead = table.isBinary(column) ? 1.4 : 1.1; // base64 for blobs, JSON quoting for text
   const fitRows = (bytesPerRow: number) =>
     Math.max(1, Math.min(maxRows, Math.floor(maxBytes / (bytesPerRow * overhead + 64))));
+  const read = (from: RowId | undefined, rows: number): Promise<StoredRow[]> => {
+    const pending = retried(deps, () =>
+      table.page(column, { after: from, limit: rows, skipPrefix: options.skipPrefix }),
+    );
+    // A read ahead is abandoned when the pass stops early; its failure, if any, must not go unhandled.
+    pending.catch(() => {});
+    return pending;
+  };
   let limit = fitRows(options.avgBytes);
   let after: RowId | undefined;
+  let ahead: Promise<StoredRow[]> | undefined;
   let slowestPageMs = 0;
   for (;;) {
     const started = deps.clock.now();
@@ -50,8 +63,9 @@ export async function scanColumn(
     }
     let rows: StoredRow[];
     try {
-      rows = await retried(deps, () => table.page(column, { after, limit, skipPrefix: options.skipPrefix }));
+      rows = await (ahead ?? read(after, limit));
     } catch (error) {
+      ahead = undefined;
       if (!isResponseTooLarge(error) || limit === 1) throw error;
       limit = Math.max(1, Math.floor(limit / 2));
       deps.log.warn('page over the Data API response limit; halving it', {
@@ -62,7 +76,16 @@ export async function scanColumn(
       });
       continue;
     }
+    ahead = undefined;
     if (rows.length === 0) return;
+    const more = rows.length >= limit;
+    const last = (rows[rows.length - 1] as StoredRow).id;
+    const pageBytes = rows.reduce(
+      (sum, r) => sum + (typeof r.value === 'string' ? r.value.length : r.value.byteLength),
+      0,
+    );
+    const nextLimit = fitRows(pageBytes / rows.length);
+    if (more) ahead = read(last, nextLimit);
     const counts = await onPage(rows, after);
     options.progress.done += rows.length;
     const durationMs = deps.clock.now() - started;
@@ -75,13 +98,9 @@ export async function scanColumn(
       ...counts,
       durationMs,
     });
-    if (rows.length < limit) return;
-    after = (rows[rows.length - 1] as StoredRow).id;
-    const pageBytes = rows.reduce(
-      (sum, r) => sum + (typeof r.value === 'string' ? r.value.length : r.value.byteLength),
-      0,
-    );
-    limit = fitRows(pageBytes / rows.length);
+    if (!more) return;
+    after = last;
+    limit = nextLimit;
   }
 }
 

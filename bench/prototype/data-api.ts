@@ -51,13 +51,13 @@ export function dataApiRunner(client: RDSDataClient, target: DataApiTarget): Jso
       return { rows: records.map((r) => Object.values(r)), updated: out.numberOfRecordsUpdated ?? 0 };
     },
 
-    async execute(sql, params = {}, transactionId): Promise<SqlResult> {
+    async execute(sql, params = {}, options): Promise<SqlResult> {
       const out = await client.send(
         new ExecuteStatementCommand({
           ...base,
           sql,
           parameters: Object.entries(params).map(([name, value]) => toParameter(name, value)),
-          transactionId,
+          transactionId: options?.transactionId,
         }),
       );
       return {

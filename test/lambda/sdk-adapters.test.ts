@@ -123,6 +123,23 @@ describe('the Data API runner', () => {
     ]);
   });
 
+  it('asks for JSON records with longs as strings when told to, and keeps the select-list order', async () => {
+    rds.on(ExecuteStatementCommand).resolves({
+      formattedRecords: JSON.stringify([
+        { i: '9007199254740993', v: 'rk1:a' },
+        { i: '9007199254740994', v: null },
+      ]),
+    });
+    const r = await runner().execute('SELECT id AS i, c AS v FROM t', {}, { jsonRecords: true });
+    assert.deepEqual(r.rows, [
+      ['9007199254740993', 'rk1:a'],
+      ['9007199254740994', null],
+    ]);
+    const input = rds.commandCalls(ExecuteStatementCommand)[0]?.args[0].input;
+    assert.equal(input?.formatRecordsAs, 'JSON');
+    assert.deepEqual(input?.resultSetOptions, { longReturnType: 'STRING' });
+  });
+
   it('reports how many rows a statement updated', async () => {
     rds.on(ExecuteStatementCommand).resolves({ numberOfRecordsUpdated: 3 });
     assert.equal((await runner().execute('UPDATE t SET c = 1')).updated, 3);
