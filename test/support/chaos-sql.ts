@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { SqlResult, SqlRunner, SqlValue } from '../../lambda/ports.js';
+import type { CellValue, Engine } from '../../local/index.js';
 import { scanSql, toPositional } from '../../local/rds-data/sql-params.js';
 
 const UPDATING = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
@@ -67,4 +68,37 @@ export function cachingCatalog(inner: SqlRunner): SqlRunner {
     commit: (tx) => inner.commit(tx),
     rollback: (tx) => inner.rollback(tx),
   };
+}
+
+/**
+ * A SqlRunner straight over a local engine (PGlite, PostgreSQL or MySQL behind the local Data API),
+ * for seeding and checking without going through, and being counted by, the Data API.
+ */
+export function engineRunner(engine: Engine): SqlRunner {
+  const run = async (sql: string, params: Readonly<Record<string, SqlValue>> = {}): Promise<SqlResult> => {
+    const { sql: text, values } = toPositional(scanSql(sql, engine.dialect), engine.dialect, (name) => {
+      const value = params[name];
+      if (value === undefined) throw new Error(`no value for parameter :${name}`);
+      return value;
+    });
+    const result = await engine.query(text, values);
+    return {
+      rows: result.rows.map((r) => r.map(toSqlValue)),
+      updated: result.updated,
+    };
+  };
+  return {
+    dialect: engine.dialect,
+    execute: (sql, params) => run(sql, params),
+    begin: () => Promise.reject(new Error('engineRunner runs statements on their own')),
+    commit: () => Promise.resolve(),
+    rollback: () => Promise.resolve(),
+  };
+}
+
+function toSqlValue(v: CellValue): SqlValue {
+  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (v instanceof Uint8Array) return v;
+  if (typeof v === 'bigint') return Number(v);
+  return JSON.stringify(v);
 }
