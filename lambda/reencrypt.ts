@@ -187,7 +187,8 @@ function rewriteValue(
   }
   if (found.kind === 'key') {
     try {
-      return plan.codec.encrypt(plan.codec.decrypt(text, found.key, where), plan.target, where);
+      const plaintext = found.opened ?? plan.codec.decrypt(text, found.key, where);
+      return plan.codec.encrypt(plaintext, plan.target, where);
     } catch {
       // Falls through: counted as undecryptable below, by id only.
     }

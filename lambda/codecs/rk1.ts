@@ -66,8 +66,9 @@ export const rk1: Codec = {
     const parts = parse(value);
     if (!parts) return value.startsWith(PREFIX) ? { kind: 'unknown' } : { kind: 'plaintext' };
     const key = keys.find((k) => k.kid === parts.kid);
-    if (!key || !open(parts.body, key, where)) return { kind: 'unknown', kid: parts.kid };
-    return { kind: 'key', key };
+    const opened = key && open(parts.body, key, where);
+    if (!key || !opened) return { kind: 'unknown', kid: parts.kid };
+    return { kind: 'key', key, opened };
   },
 
   sqlPrefix(key: DataKey): string {

@@ -18,7 +18,12 @@ export interface FieldContext {
 
 /** How a stored value relates to a set of keys. */
 export type Classification =
-  | { readonly kind: 'key'; readonly key: DataKey }
+  | {
+      readonly kind: 'key';
+      readonly key: DataKey;
+      /** The opened value, when telling the key meant decrypting (rk1's GCM tag); secret, never log it. */
+      readonly opened?: Uint8Array;
+    }
   | { readonly kind: 'plaintext' }
   | { readonly kind: 'unknown'; readonly kid?: string };
 

@@ -168,6 +168,8 @@ describe('rk1 classification', () => {
     const found = rk1.classify(VECTOR.value, [other, key], where);
     assert.equal(found.kind, 'key');
     assert.equal(found.kind === 'key' && found.key.kid, VECTOR.kid);
+    // Opening the value is how the key is told, so the plaintext comes with it (no second decrypt).
+    assert.equal(found.kind === 'key' && Buffer.from(found.opened ?? []).toString(), VECTOR.plaintext);
   });
 
   it('calls a value whose key id no key has unknown, with its key id', () => {
