@@ -3,7 +3,8 @@ import {
   CommitTransactionCommand,
   ExecuteStatementCommand,
   type Field,
-  type RDSDataClient,
+  RDSDataClient,
+  type RDSDataClientConfig,
   RollbackTransactionCommand,
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
@@ -15,6 +16,19 @@ export interface DataApiTarget {
   readonly secretArn: string;
   readonly database: string;
   readonly engine: 'postgres' | 'mysql';
+}
+
+/**
+ * The Data API client as rekey needs it, for the Lambda and the CLI alike. One attempt per call:
+ * rekey's own retry owns backoff, so a retry is always a deliberate, compare-and-swap-safe one. No
+ * logger middleware: it deep-copies every request and response through the SDK's sensitive-data filter
+ * even when nothing logs them, a fifth of the Lambda's CPU on a page of a thousand rows; rekey logs its
+ * own lines.
+ */
+export function createDataApiClient(config: RDSDataClientConfig = {}): RDSDataClient {
+  const client = new RDSDataClient({ ...config, maxAttempts: 1 });
+  client.middlewareStack.remove('loggerMiddleware');
+  return client;
 }
 
 /** A SQL runner over the RDS Data API (the real service or the local endpoint: same wire). */

@@ -1,7 +1,7 @@
-import { RDSDataClient } from '@aws-sdk/client-rds-data';
+import type { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { RekeyConfig } from '../../lambda/config.js';
-import { dataApiRunner } from '../../lambda/data-api.js';
+import { createDataApiClient, dataApiRunner } from '../../lambda/data-api.js';
 import type { BaseDeps } from '../../lambda/deps.js';
 import type { Clock, Log } from '../../lambda/ports.js';
 import { secretsManagerStore } from '../../lambda/secrets.js';
@@ -34,9 +34,7 @@ export function awsClients(options: AwsOptions): AwsClients {
   };
   return {
     secretsManager: new SecretsManagerClient(common),
-    // One attempt per call, as in lambda/deps.ts: rekey's own retry owns backoff, so a retried write
-    // is always a deliberate, compare-and-swap-safe one.
-    rdsData: new RDSDataClient({ ...common, maxAttempts: 1 }),
+    rdsData: createDataApiClient(common),
   };
 }
 

@@ -10,7 +10,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { dataApiRunner } from '../../lambda/data-api.js';
+import { createDataApiClient, dataApiRunner } from '../../lambda/data-api.js';
 import { secretsManagerStore } from '../../lambda/secrets.js';
 
 const sm = mockClient(SecretsManagerClient);
@@ -143,5 +143,19 @@ describe('the Data API runner', () => {
   it('reports how many rows a statement updated', async () => {
     rds.on(ExecuteStatementCommand).resolves({ numberOfRecordsUpdated: 3 });
     assert.equal((await runner().execute('UPDATE t SET c = 1')).updated, 3);
+  });
+});
+
+describe('the Data API client', () => {
+  it('makes one attempt per call and carries no logger middleware', async () => {
+    const client = createDataApiClient({ region: 'us-east-1' });
+    assert.equal(await client.config.maxAttempts(), 1);
+    assert.ok(!client.middlewareStack.identify().some((name) => name.startsWith('loggerMiddleware')));
+    assert.ok(
+      new RDSDataClient({ region: 'us-east-1' }).middlewareStack
+        .identify()
+        .some((name) => name.startsWith('loggerMiddleware')),
+      'the SDK still names it so',
+    );
   });
 });
