@@ -70,6 +70,7 @@ export class ChaosWorld {
   /** `table/column/id` → plaintext, or null for a NULL field. */
   readonly expected = new Map<string, string | null>();
   private seedRows: Map<string, SqlValue[][]> | undefined;
+  private seededWith: string | undefined;
 
   constructor(
     readonly db: SqlRunner,
@@ -186,10 +187,13 @@ export class ChaosWorld {
    * NULL in every fourth `extra`, distinct plaintexts that carry the hygiene marker.
    */
   async seed(secret: string): Promise<void> {
-    this.seedRows ??= this.encryptRows(secret);
+    if (this.seededWith !== secret) {
+      this.seedRows = this.encryptRows(secret);
+      this.seededWith = secret;
+    }
     for (const t of this.tables) {
       await this.db.execute(`DELETE FROM ${t.name}`);
-      const rows = this.seedRows.get(t.name) ?? [];
+      const rows = this.seedRows?.get(t.name) ?? [];
       if (rows.length === 0) continue;
       const params: Record<string, SqlValue> = {};
       const tuples = rows.map((row, r) => {
