@@ -16,9 +16,15 @@ export interface ColumnVerification {
   underTarget: number;
   /** Readable, but under another staged key (written by the app after the last pass). */
   offTarget: number;
+  /**
+   * Of `offTarget`, those under a key older than the first source's (AWSCURRENT in a rotation): the
+   * rows that promotion would strand, since AWSPREVIOUS moves on to the current version.
+   */
+  offOlder: number;
   plaintext: number;
   undecryptable: number;
   readonly offTargetIds: RowId[];
+  readonly offOlderIds: RowId[];
   readonly plaintextIds: RowId[];
   readonly undecryptableIds: RowId[];
 }
@@ -48,6 +54,11 @@ export async function verifyAll(
   const progress = { done: 0, total };
   for (const { table, keys, column, avgBytes } of work) {
     const { codec, target } = keys;
+    const first = versions.sources[0];
+    const firstSourceKid =
+      first === undefined
+        ? undefined
+        : tableKeys(deps.config, table.table, { target: first, sources: [] }).target.kid;
     const result = emptyVerification(table.name, column);
     const where: FieldContext = { table: table.table.table, column };
     await scanColumn(deps, table, column, { avgBytes, skipPrefix: undefined, progress }, async (rows) => {
@@ -61,6 +72,10 @@ export async function verifyAll(
         } else if (found.kind === 'key' && found.key.kid !== target.kid) {
           result.offTarget++;
           note(result.offTargetIds, row.id);
+          if (found.key.kid !== firstSourceKid) {
+            result.offOlder++;
+            note(result.offOlderIds, row.id);
+          }
         } else if (found.kind === 'key' && opens(codec, text, target, where)) {
           result.underTarget++;
         } else {
@@ -139,9 +154,11 @@ function emptyVerification(table: string, column: string): ColumnVerification {
     rows: 0,
     underTarget: 0,
     offTarget: 0,
+    offOlder: 0,
     plaintext: 0,
     undecryptable: 0,
     offTargetIds: [],
+    offOlderIds: [],
     plaintextIds: [],
     undecryptableIds: [],
   };

@@ -1,3 +1,4 @@
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import type { Clock, SqlResult, SqlRunner, SqlValue } from '../../lambda/ports.js';
 import { withRetry } from '../../lambda/retry.js';
@@ -119,5 +120,31 @@ export function retryingCatalog(inner: SqlRunner, clock: Clock): SqlRunner {
     begin: () => inner.begin(),
     commit: (tx) => inner.commit(tx),
     rollback: (tx) => inner.rollback(tx),
+  };
+}
+
+/**
+ * A SqlRunner over one direct MySQL/MariaDB connection (an app's own connection in the chaos suite).
+ * @throws the connection error when the server cannot be reached.
+ */
+export async function directMysqlRunner(url: string): Promise<SqlRunner & { close(): Promise<void> }> {
+  const conn = await mysql.createConnection({ uri: url, supportBigNumbers: true, bigNumberStrings: false });
+  const run = async (sql: string, params: Readonly<Record<string, SqlValue>> = {}): Promise<SqlResult> => {
+    const { sql: text, values } = toPositional(scanSql(sql, 'mysql'), 'mysql', (name) => {
+      const value = params[name];
+      if (value === undefined) throw new Error(`no value for parameter :${name}`);
+      return value;
+    });
+    const [result] = await conn.query({ sql: text, values, rowsAsArray: true });
+    if (Array.isArray(result)) return { rows: result as unknown as SqlValue[][], updated: 0 };
+    return { rows: [], updated: (result as { affectedRows?: number }).affectedRows ?? 0 };
+  };
+  return {
+    dialect: 'mysql',
+    execute: (sql, params) => run(sql, params),
+    begin: () => Promise.reject(new Error('directMysqlRunner runs statements on their own')),
+    commit: () => Promise.resolve(),
+    rollback: () => Promise.resolve(),
+    close: () => conn.end(),
   };
 }

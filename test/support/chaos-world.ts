@@ -70,7 +70,6 @@ export class ChaosWorld {
   /** `table/column/id` → plaintext, or null for a NULL field. */
   readonly expected = new Map<string, string | null>();
   private seedRows: Map<string, SqlValue[][]> | undefined;
-  private seededWith: string | undefined;
 
   constructor(
     readonly db: SqlRunner,
@@ -183,14 +182,13 @@ export class ChaosWorld {
   }
 
   /**
-   * Empties the tables and fills them with the same rows under `secret` every time (encrypted once):
+   * Empties the tables and fills them with the same rows (plaintexts) under `secret` every time:
    * NULL in every fourth `extra`, distinct plaintexts that carry the hygiene marker.
    */
   async seed(secret: string): Promise<void> {
-    if (this.seededWith !== secret) {
-      this.seedRows = this.encryptRows(secret);
-      this.seededWith = secret;
-    }
+    this.expected.clear();
+    this.seedRows = this.encryptRows(secret);
+    this.inserted.clear();
     for (const t of this.tables) {
       await this.db.execute(`DELETE FROM ${t.name}`);
       const rows = this.seedRows?.get(t.name) ?? [];
@@ -210,6 +208,23 @@ export class ChaosWorld {
   }
 
   /**
+   * Records an app's write (its own log of the last plaintext per id), so {@link assertIntact}
+   * expects it; `inserted` counts a new row.
+   */
+  noteWrite(table: string, column: string, id: SqlValue, plaintext: string, inserted: boolean): void {
+    this.expected.set(`${table}/${column}/${normalizeId(id)}`, plaintext);
+    if (!inserted) return;
+    this.inserted.set(table, (this.inserted.get(table) ?? 0) + 1);
+    // The insert left the table's other columns NULL.
+    for (const other of this.tables.find((t) => t.name === table)?.columns ?? []) {
+      if (other !== column) this.expected.set(`${table}/${other}/${normalizeId(id)}`, null);
+    }
+  }
+
+  /** Forgets the app's inserted rows (before a new seed). */
+  private readonly inserted = new Map<string, number>();
+
+  /**
    * Asserts that every stored field decrypts under one of `secrets` (SecretStrings) to the plaintext it
    * was seeded with, that NULLs stayed NULL and that no row appeared or vanished.
    * @returns how many non-NULL fields were checked.
@@ -226,7 +241,8 @@ export class ChaosWorld {
       const codec = codecFor(codecName);
       const keys = secrets.map((s) => dataKeyFromSecretString(s, dataKeyField, codecName));
       const r = await this.db.execute(`SELECT ${[t.id, ...t.columns].join(', ')} FROM ${t.name}`);
-      assert.equal(r.rows.length, t.rows, `${label}: ${t.name} has ${t.rows} rows`);
+      const rows = t.rows + (this.inserted.get(t.name) ?? 0);
+      assert.equal(r.rows.length, rows, `${label}: ${t.name} has ${rows} rows`);
       for (const row of r.rows) {
         const id = normalizeId(row[0] ?? null);
         t.columns.forEach((column, c) => {
