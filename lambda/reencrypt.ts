@@ -1,5 +1,4 @@
 import type { FieldContext } from './codecs/types.js';
-import type { RekeyConfig } from './config.js';
 import { RowTooLargeError } from './errors.js';
 import type { ProgressSink, SqlRunner } from './ports.js';
 import { type PassProgress, retried, type ScanDeps, scanColumn } from './scan.js';
@@ -45,10 +44,14 @@ export interface ReencryptReport {
   readonly done: number;
 }
 
-/** Opens every configured table, checking that tables, columns and types exist, before any write. */
-export async function openTables(db: SqlRunner, config: RekeyConfig): Promise<TableSql[]> {
+/**
+ * Opens every configured table, checking that tables, columns and types exist, before any write. The
+ * catalog lookups are retried on transient errors like every other statement of a pass.
+ */
+export async function openTables(deps: ScanDeps & { readonly db: SqlRunner }): Promise<TableSql[]> {
   const tables: TableSql[] = [];
-  for (const table of config.storedFields) tables.push(await TableSql.open(db, table));
+  for (const table of deps.config.storedFields)
+    tables.push(await retried(deps, () => TableSql.open(deps.db, table)));
   return tables;
 }
 
@@ -62,7 +65,7 @@ export async function openTables(db: SqlRunner, config: RekeyConfig): Promise<Ta
  * cannot carry.
  */
 export async function reencrypt(plan: ReencryptPlan, deps: ReencryptDeps): Promise<ReencryptReport> {
-  const tables = await openTables(deps.db, deps.config);
+  const tables = await openTables(deps);
   const work: { table: TableSql; keys: TableKeys; column: string; rows: number; avgBytes: number }[] = [];
   for (const table of tables) {
     const keys = tableKeys(deps.config, table.table, plan);
@@ -70,7 +73,7 @@ export async function reencrypt(plan: ReencryptPlan, deps: ReencryptDeps): Promi
     for (const column of table.table.columns) {
       const stats = await retried(deps, () => table.stats(column, skipPrefix));
       if (stats.maxBytes > DATA_API_ROW_LIMIT) {
-        const ids = await table.idsLargerThan(column, DATA_API_ROW_LIMIT);
+        const ids = await retried(deps, () => table.idsLargerThan(column, DATA_API_ROW_LIMIT));
         throw new RowTooLargeError(
           `${table.name}.${column}: rows ${ids.join(', ')} hold values over the Data API's 64 KB row limit; rekey cannot move them`,
         );

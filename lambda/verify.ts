@@ -39,7 +39,7 @@ export async function verifyAll(
   versions: KeyVersions,
   deps: ScanDeps & { readonly db: SqlRunner; readonly progress?: ProgressSink },
 ): Promise<ColumnVerification[]> {
-  const tables = await openTables(deps.db, deps.config);
+  const tables = await openTables(deps);
   const results: ColumnVerification[] = [];
   const work: { table: TableSql; keys: TableKeys; column: string; avgBytes: number }[] = [];
   let total = 0;
@@ -110,7 +110,7 @@ export async function checkKeysReachable(
   const [first, ...rest] = reachable;
   if (first === undefined) return;
   const stranded: string[] = [];
-  for (const table of await openTables(deps.db, deps.config)) {
+  for (const table of await openTables(deps)) {
     const { codec, target, sources } = tableKeys(deps.config, table.table, { target: first, sources: rest });
     const prefixLength = codec.sqlPrefix(target)?.length;
     if (!codec.formatPrefix || !prefixLength) continue;

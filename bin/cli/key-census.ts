@@ -68,7 +68,7 @@ export async function takeCensus(
   const result: ColumnCensus[] = [];
   const scans: { table: TableSql; keys: LabelledKeys; column: string; nonNull: number; avgBytes: number }[] =
     [];
-  for (const table of await openTables(deps.db, deps.config)) {
+  for (const table of await openTables(deps)) {
     const keys = labelledKeys(deps.config, table.table, staged);
     if (options.prefixOnly && !keys.codec.formatPrefix) continue;
     const rows = await countRows(deps, table);
