@@ -272,3 +272,20 @@ describe('a page over the Data API 1 MiB response limit', () => {
     }
   });
 });
+
+describe('the hygiene check itself', () => {
+  it('finds a key, a whole secret value and a plaintext planted in captured output', () => {
+    const probe = new Hygiene('probe');
+    const secret = chaosSecret('hygiene-probe');
+    probe.forbidSecret(secret);
+    const key = Buffer.from(dataKeyFromSecretString(secret, 'encryptionKey', 'rk1').material).toString('hex');
+    probe.capture(`{"message":"page","note":"${key}"}`);
+    probe.capture(`Error: bad value ${PLAINTEXT_MARKER}x`);
+    probe.capture(JSON.stringify({ v: JSON.parse(secret).fernetKey }));
+    assert.throws(() => probe.assertClean(), /secret material/);
+    const clean = new Hygiene('clean probe');
+    clean.forbidSecret(secret);
+    clean.capture('{"message":"page","rows":3}');
+    clean.assertClean();
+  });
+});
