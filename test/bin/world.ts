@@ -7,7 +7,7 @@ import { parseConfig, type RekeyConfig, type RekeyConfigInput } from '../../lamb
 import { dataApiRunner } from '../../lambda/data-api.js';
 import type { SqlRunner } from '../../lambda/ports.js';
 import { asText } from '../../lambda/sql.js';
-import { type LocalEndpoints, startLocal } from '../../local/index.js';
+import { createPgliteEngine, type LocalEndpoints, type PgliteEngine, startLocal } from '../../local/index.js';
 import {
   keyOf,
   PLAINTEXTS,
@@ -94,11 +94,24 @@ export function redashWorld(rows = ROWS): Promise<World> {
   );
 }
 
+let shared: Promise<PgliteEngine> | undefined;
+
+/**
+ * One embedded PostgreSQL per test process, emptied for each world: starting PGlite takes seconds,
+ * and most of these tests' time went to it. startLocal leaves an engine it was given open.
+ */
+async function freshEngine(): Promise<PgliteEngine> {
+  shared ??= createPgliteEngine();
+  const engine = await shared;
+  await engine.db.exec('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
+  return engine;
+}
+
 async function world(
   makeConfig: (overrides: Partial<RekeyConfigInput>) => RekeyConfig,
   seed: (db: SqlRunner, config: RekeyConfig) => Promise<void>,
 ): Promise<World> {
-  const local = await startLocal({ rotationAttempts: 1 });
+  const local = await startLocal({ rotationAttempts: 1, engine: await freshEngine() });
   const savedEnv = Object.fromEntries(Object.keys(local.env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, local.env);
   const sm = local.secretsManager;
