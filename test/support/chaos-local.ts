@@ -14,7 +14,7 @@ import {
   startLocal,
 } from '../../local/index.js';
 import type { Hygiene } from './chaos-hygiene.js';
-import { engineRunner, retryingCatalog } from './chaos-sql.js';
+import { engineRunner } from './chaos-sql.js';
 import { ChaosWorld } from './chaos-world.js';
 
 const LAMBDA = 'arn:aws:lambda:us-east-1:000000000000:function:rekey-rotation';
@@ -26,8 +26,6 @@ export interface ChaosLocal {
   readonly config: RekeyConfig;
   /** A Secrets Manager client for the app (the reader library). */
   readonly sm: SecretsManagerClient;
-  /** Retry catalog lookups in the rotation (see retryingCatalog); changeable between rotations. */
-  readonly settings: { retryCatalog: boolean };
   /** Creates a secret holding `value`; returns its ARN and the first version's id. */
   createSecret(value: string): Promise<{ arn: string; firstId: string }>;
   /** RotateSecret with a new token; resolves when the service's attempts are over. */
@@ -62,19 +60,17 @@ export async function startChaosLocal(
     dataApi: { ...local.dataApiTarget, engine: local.engine.dialect },
   });
   const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
-  const base = createDeps(config, {
+  const deps = createDeps(config, {
     secretsManagerEndpoint: local.secretsManagerUrl,
     dataApiEndpoint: local.dataApiUrl,
     region: 'us-east-1',
     credentials,
     log: hygiene.log(),
   });
-  const patched = { ...base, db: retryingCatalog(base.db, base.clock) };
-  const settings = { retryCatalog: false };
   local.secretsManager.setInvoker(
     inProcessInvoker(async (event, context) => {
       try {
-        await rotationFunction(settings.retryCatalog ? patched : base)(event, context);
+        await rotationFunction(deps)(event, context);
       } catch (error) {
         hygiene.captureError(error);
         throw error;
@@ -93,7 +89,6 @@ export async function startChaosLocal(
     world,
     config,
     sm,
-    settings,
     async createSecret(value) {
       const out = await call('CreateSecret', { Name: `chaos/${randomUUID()}`, SecretString: value });
       return { arn: out.ARN as string, firstId: out.VersionId as string };

@@ -1,7 +1,6 @@
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import type { Clock, SqlResult, SqlRunner, SqlValue } from '../../lambda/ports.js';
-import { withRetry } from '../../lambda/retry.js';
+import type { SqlResult, SqlRunner, SqlValue } from '../../lambda/ports.js';
 import type { CellValue, Engine } from '../../local/index.js';
 import { scanSql, toPositional } from '../../local/rds-data/sql-params.js';
 
@@ -103,24 +102,6 @@ function toSqlValue(v: CellValue): SqlValue {
   if (v instanceof Uint8Array) return v;
   if (typeof v === 'bigint') return Number(v);
   return JSON.stringify(v);
-}
-
-/**
- * The runner with catalog lookups (information_schema) retried on transient errors, as every other
- * statement of a pass is: a stand-in for the fix the lead owns (lambda/reencrypt.ts openTables calls
- * TableSql.open without `retried`), so the fault runs can check everything else meanwhile.
- */
-export function retryingCatalog(inner: SqlRunner, clock: Clock): SqlRunner {
-  return {
-    dialect: inner.dialect,
-    execute(sql, params, tx) {
-      if (!sql.includes('information_schema')) return inner.execute(sql, params, tx);
-      return withRetry(() => inner.execute(sql, params, tx), { clock });
-    },
-    begin: () => inner.begin(),
-    commit: (tx) => inner.commit(tx),
-    rollback: (tx) => inner.rollback(tx),
-  };
 }
 
 /**
