@@ -352,6 +352,42 @@ describe('testSecret', () => {
     assert.deepEqual([...(await kidsOf(w)).keys()].sort(), ['-', keyOf(RK1_SECRET_B, w.config).kid].sort());
   });
 
+  /** A runner on which the app writes `tok-0002` under `secret`'s key once the catch-up pass is over. */
+  function appWritesAfterCatchUp(secret: string): SqlRunner {
+    let written = false;
+    return {
+      ...w.db,
+      execute: async (sql, params) => {
+        // The full read starts with counts over every value: no SUBSTRING filter, unlike the catch-up.
+        if (!written && sql.startsWith('SELECT COUNT(*)') && !sql.includes('SUBSTRING')) {
+          written = true;
+          const v = codecFor(w.config.codec).encrypt(Buffer.from('app write'), keyOf(secret, w.config), {
+            table: 'tokens',
+            column: 'value',
+          });
+          await w.db.execute("UPDATE tokens SET value = :v WHERE token_id = 'tok-0002'", { v });
+        }
+        return w.db.execute(sql, params);
+      },
+    };
+  }
+
+  it('passes rows the app wrote under AWSCURRENT after the catch-up pass, with a warning: promotion keeps them readable', async () => {
+    await w.step('setSecret');
+    await w.step('testSecret', { db: appWritesAfterCatchUp(RK1_SECRET_A) });
+    assert.ok(w.log.entries.some((e) => e.level === 'warn' && /written under AWSCURRENT/.test(e.message)));
+    assert.equal((await kidsOf(w)).get(keyOf(RK1_SECRET_A, w.config).kid), 1);
+  });
+
+  it('fails on rows under a key older than AWSCURRENT, which promotion would strand', async () => {
+    w.secrets.add(RK1_SECRET_C, ['AWSPREVIOUS']);
+    await w.step('setSecret');
+    await assert.rejects(w.step('testSecret', { db: appWritesAfterCatchUp(RK1_SECRET_C) }), {
+      name: 'VerificationError',
+      message: /tokens\.value: 1 rows still under an older key than AWSCURRENT \(ids tok-0002\)/,
+    });
+  });
+
   it('passes a configuration test where setSecret never ran and pending equals current', async () => {
     const t = await world();
     t.secrets.add(RK1_SECRET_A, ['AWSCURRENT']);
