@@ -1,6 +1,7 @@
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
+import { getHeapSpaceStatistics, setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { peakRssKb } from './peak-rss.js';
 
 /** A rotation handler as the Lambda runtime calls it. */
@@ -43,6 +44,9 @@ export async function runStepProcess(
   load: () => Promise<StepHandler>,
   extra: { statements?: () => number; backendCpuMs?: () => number; close?: () => Promise<void> } = {},
 ): Promise<void> {
+  // DIAGNOSIS: V8 flags NODE_OPTIONS does not accept (--trace-gc, --optimize-for-size), set before the
+  // handler's module loads.
+  if (process.env.BENCH_V8_FLAGS) setFlagsFromString(process.env.BENCH_V8_FLAGS);
   let input = '';
   for await (const chunk of process.stdin) input += String(chunk);
   const event = JSON.parse(input) as { Step?: string };
@@ -51,6 +55,10 @@ export async function runStepProcess(
   const handler = await load();
   const importMs = performance.now() - loadStart;
   const profile = process.env.BENCH_PROFILE_STEP === step ? await startProfile() : undefined;
+  const trace =
+    process.env.BENCH_MEM_TRACE && step === 'setSecret'
+      ? startMemTrace(process.env.BENCH_MEM_TRACE, step)
+      : undefined;
   const deadline = Date.now() + LAMBDA_TIMEOUT_MS;
   const cpu = process.cpuUsage();
   const backend = extra.backendCpuMs?.() ?? 0;
@@ -62,6 +70,7 @@ export async function runStepProcess(
     error = { name: (e as Error).name, message: (e as Error).message };
   }
   const handlerMs = performance.now() - started;
+  trace?.stop();
   const used = process.cpuUsage(cpu);
   if (profile) await profile.stop(step);
   const report: StepProcessReport = {
@@ -106,4 +115,92 @@ function heapKb(): StepProcessReport['heap'] {
     usedKb: Math.round(m.heapUsed / 1024),
     externalKb: Math.round(m.external / 1024),
   };
+}
+
+/**
+ * DIAGNOSIS (BENCH_MEM_TRACE=<dir>): samples this process's memory every BENCH_MEM_TRACE_MS (250 ms)
+ * during setSecret into <dir>/<step>-<pid>.jsonl: VmRSS/VmHWM, process.memoryUsage() and V8's heap
+ * spaces (committed and used). With BENCH_HEAP_SNAPSHOT=1, also a heap snapshot as the handler ends.
+ */
+function startMemTrace(dir: string, step: string): { stop(): void } {
+  const file = join(dir, `${step}-${process.pid}.jsonl`);
+  const t0 = performance.now();
+  const smapsEvery = Number(process.env.BENCH_MEM_TRACE_SMAPS ?? 0) || Number.POSITIVE_INFINITY;
+  let n = 0;
+  const sample = (tag?: string) => {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? 0);
+    const m = process.memoryUsage();
+    const spaces: Record<string, [number, number]> = {};
+    for (const s of getHeapSpaceStatistics())
+      spaces[s.space_name.replace(/_space$/, '')] = [
+        Math.round(s.space_size / 1024),
+        Math.round(s.space_used_size / 1024),
+      ];
+    appendFileSync(
+      file,
+      `${JSON.stringify({
+        t: Math.round(performance.now() - t0),
+        ...(tag ? { tag } : {}),
+        rss: kb('VmRSS'),
+        hwm: kb('VmHWM'),
+        anon: kb('RssAnon'),
+        file: kb('RssFile'),
+        heapTotal: Math.round(m.heapTotal / 1024),
+        heapUsed: Math.round(m.heapUsed / 1024),
+        external: Math.round(m.external / 1024),
+        arrayBuffers: Math.round(m.arrayBuffers / 1024),
+        spaces,
+        ...(n++ % smapsEvery === 0 ? { maps: mapsKb() } : {}),
+      })}\n`,
+    );
+  };
+  sample('start');
+  const timer = setInterval(sample, Number(process.env.BENCH_MEM_TRACE_MS ?? 250));
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      sample('end');
+      if (process.env.BENCH_HEAP_SNAPSHOT === '1') {
+        writeHeapSnapshot(join(dir, `${step}-${process.pid}.heapsnapshot`));
+        sample('after-snapshot');
+      }
+    },
+  };
+}
+
+/**
+ * DIAGNOSIS: resident KiB of this process's mappings by kind, from /proc/self/smaps: the brk heap
+ * (glibc's main arena), anonymous mappings inside 64 MiB-aligned reservations of 64 MiB (glibc's
+ * thread arenas), other anonymous mappings by size class (V8's 256 KiB pages and large objects, mmapped
+ * malloc chunks), and file-backed mappings.
+ */
+function mapsKb(): Record<string, number> {
+  const out: Record<string, number> = {};
+  let kind = '';
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (head) {
+      const size = (Number.parseInt(head[2] as string, 16) - Number.parseInt(head[1] as string, 16)) / 1024;
+      const name = head[4] ?? '';
+      kind = name.startsWith('/')
+        ? 'file'
+        : name === '[heap]'
+          ? 'brk'
+          : name.startsWith('[')
+            ? 'other'
+            : size === 256
+              ? 'anon256k'
+              : size < 1024
+                ? 'anon<1m'
+                : size < 16384
+                  ? 'anon1-16m'
+                  : 'anon>=16m';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) out[kind] = (out[kind] ?? 0) + Number(rss[1]);
+  }
+  return out;
 }

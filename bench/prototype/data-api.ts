@@ -3,7 +3,8 @@ import {
   CommitTransactionCommand,
   ExecuteStatementCommand,
   type Field,
-  type RDSDataClient,
+  RDSDataClient,
+  type RDSDataClientConfig,
   RollbackTransactionCommand,
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
@@ -27,6 +28,16 @@ export interface DataApiTarget {
   readonly secretArn: string;
   readonly database: string;
   readonly engine: 'postgres' | 'mysql';
+}
+
+/**
+ * As lambda/data-api.ts builds the client (lambda/deps.ts imports it from there): one attempt per call,
+ * no logger middleware.
+ */
+export function createDataApiClient(config: RDSDataClientConfig = {}): RDSDataClient {
+  const client = new RDSDataClient({ ...config, maxAttempts: 1 });
+  client.middlewareStack.remove('loggerMiddleware');
+  return client;
 }
 
 /** PROTOTYPE of lambda/data-api.ts: see knobs.ts for what changes. */
