@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { basename, join, sep } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { type BuildOptions, build, type Metafile, type Plugin } from 'esbuild';
+import { type BuildOptions, build, type Metafile } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -19,21 +19,6 @@ const LAMBDA_BUILD: BuildOptions = {
   // Nothing external, as deployed: the SDK clients are bundled rather than taken from the runtime.
   external: [],
   logLevel: 'error',
-};
-
-/**
- * Serves the prototype copies in bench/prototype/ for lambda/'s sql, scan, reencrypt and data-api
- * modules, so a bundle runs the Lambda's own code with only those modules changed.
- */
-const prototypePlugin: Plugin = {
-  name: 'rekey-prototype',
-  setup(b) {
-    b.onResolve({ filter: /^\.\/(sql|scan|reencrypt|data-api)\.js$/ }, (args) =>
-      args.importer.includes(`${sep}lambda${sep}`)
-        ? { path: join(ROOT, 'bench/prototype', args.path.slice(2).replace(/\.js$/, '.ts')) }
-        : undefined,
-    );
-  },
 };
 
 /** The Lambda bundle and what it is made of. */
@@ -53,16 +38,14 @@ export interface BenchBundles {
   /** The same rotation function over a direct PostgreSQL connection. */
   readonly stepDirect: string;
   readonly baseline: string;
-  /** The step entries with the prototype modules (bench/prototype/), when asked for. */
-  readonly prototype?: { readonly stepLambda: string; readonly stepDirect: string };
 }
 
 /**
  * Bundles lambda/handler.ts as deployed (minified, ESM, nothing external) and the benchmark's
- * process entries into `dir`; with `prototype`, also the step entries over bench/prototype/.
+ * process entries into `dir`.
  * @throws esbuild's error when a bundle fails.
  */
-export async function buildBundles(dir: string, prototype = false): Promise<BenchBundles> {
+export async function buildBundles(dir: string): Promise<BenchBundles> {
   const lambdaFile = join(dir, 'handler.mjs');
   const result = await build({
     ...LAMBDA_BUILD,
@@ -72,10 +55,9 @@ export async function buildBundles(dir: string, prototype = false): Promise<Benc
     metafile: true,
   });
   const code = readFileSync(lambdaFile);
-  const entries = async (name: string, proto = false) => {
-    const file = join(dir, `${name}${proto ? '-prototype' : ''}.mjs`);
+  const entries = async (name: string) => {
+    const file = join(dir, `${name}.mjs`);
     await build({
-      ...(proto ? { plugins: [prototypePlugin] } : {}),
       ...LAMBDA_BUILD,
       entryPoints: [join(ROOT, `bench/${name}.ts`)],
       outfile: file,
@@ -95,14 +77,6 @@ export async function buildBundles(dir: string, prototype = false): Promise<Benc
     stepLambda: await entries('step-lambda'),
     stepDirect: await entries('step-direct'),
     baseline: await entries('baseline-worker'),
-    ...(prototype
-      ? {
-          prototype: {
-            stepLambda: await entries('step-lambda', true),
-            stepDirect: await entries('step-direct', true),
-          },
-        }
-      : {}),
   };
 }
 

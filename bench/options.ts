@@ -17,8 +17,6 @@ export interface BenchOptions {
   /** Overrides `paging.maxRows` of the config the Lambda runs with (to try bigger pages). */
   readonly pageRows: number | undefined;
   readonly skip: ReadonlySet<string>;
-  /** Runs rekey and direct rotations over bench/prototype/ with these BENCH_PROTO knobs. */
-  readonly prototype: string | undefined;
   /** Overrides `paging.maxBytes`. */
   readonly pageBytes: number | undefined;
   /** NODE_OPTIONS for the step processes (to try V8 heap flags). */
@@ -45,8 +43,8 @@ const USAGE = `npm run bench -- [options]
   --baseline-rows N      rows the row-by-row baseline re-encrypts for real (default 2000; quick 200)
   --page-rows N          paging.maxRows for the Lambda's config (default: the config default, 1000)
   --page-bytes N         paging.maxBytes (default: the config default, 512 KiB; at most 900 KiB)
-  --prototype KNOBS      run rotations over bench/prototype/ with BENCH_PROTO=KNOBS (see bench/prototype/knobs.ts)
-  --node-options FLAGS   NODE_OPTIONS for the step processes (e.g. --max-semi-space-size=4)
+  --node-options FLAGS   NODE_OPTIONS for the step processes instead of the deployed function's
+                         (lib/rotation-process.ts)
   --skip a,b             leave out: ${SKIPPABLE.join(', ')}
   --profile STEP         CPU profile of that rotation step in every rekey run (setSecret)
   --out DIR              where results go (default bench/results)
@@ -72,7 +70,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       'page-rows': { type: 'string' },
       skip: { type: 'string' },
       profile: { type: 'string' },
-      prototype: { type: 'string' },
       'node-options': { type: 'string' },
       'page-bytes': { type: 'string' },
       out: { type: 'string' },
@@ -112,7 +109,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     pageRows: values['page-rows'] === undefined ? undefined : count('--page-rows', values['page-rows']),
     skip,
     profileStep: values.profile,
-    prototype: values.prototype,
     nodeOptions: values['node-options'],
     pageBytes: values['page-bytes'] === undefined ? undefined : count('--page-bytes', values['page-bytes']),
     outDir: values.out ?? 'bench/results',

@@ -8,6 +8,7 @@ import { cpus, hostname, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { parseConfig } from '../lambda/config.js';
+import { ROTATION_PROCESS_ENV } from '../lib/rotation-process.js';
 import { createPgliteEngine, LOCAL_CLUSTER_ARN, LOCAL_DB_SECRET_ARN } from '../local/index.js';
 import { type BaselineMeasure, measureBaseline } from './baseline-run.js';
 import { buildBundles } from './build.js';
@@ -29,10 +30,10 @@ async function main(argv: readonly string[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rekey-bench-'));
   try {
     say('bundling lambda/handler.ts and the benchmark processes with esbuild');
-    const bundles = await buildBundles(dir, options.prototype !== undefined);
-    const steps = bundles.prototype ?? bundles;
+    const bundles = await buildBundles(dir);
+    // The deployed function's process settings, unless --node-options asks for others.
     const protoEnv: Record<string, string> = {
-      ...(options.prototype === undefined ? {} : { BENCH_PROTO: options.prototype }),
+      ...ROTATION_PROCESS_ENV,
       ...(options.nodeOptions === undefined ? {} : { NODE_OPTIONS: options.nodeOptions }),
     };
     const usePostgres = options.engines.includes('postgres');
@@ -48,8 +49,8 @@ async function main(argv: readonly string[]): Promise<void> {
     if (profileDir) {
       // Kept beside the profiles: bench/profile-summary.ts names owners by the bundles' module comments.
       mkdirSync(profileDir, { recursive: true });
-      copyFileSync(steps.stepLambda, join(profileDir, 'step-lambda.mjs'));
-      copyFileSync(steps.stepDirect, join(profileDir, 'step-direct.mjs'));
+      copyFileSync(bundles.stepLambda, join(profileDir, 'step-lambda.mjs'));
+      copyFileSync(bundles.stepDirect, join(profileDir, 'step-direct.mjs'));
     }
 
     const runs: RunResult[] = [];
@@ -100,11 +101,14 @@ async function main(argv: readonly string[]): Promise<void> {
         const engine = { postgresUrl: options.pgUrl };
         const restore = () => restoreTable(options.pgUrl, rows);
         for (const latency of options.latencies)
-          await rotate('rekey', 'postgres', rows, latency, restore, { engine, stepBundle: steps.stepLambda });
+          await rotate('rekey', 'postgres', rows, latency, restore, {
+            engine,
+            stepBundle: bundles.stepLambda,
+          });
         if (!options.skip.has('direct'))
           await rotate('direct', 'postgres', rows, 0, restore, {
             engine,
-            stepBundle: steps.stepDirect,
+            stepBundle: bundles.stepDirect,
             env: { BENCH_PG_URL: options.pgUrl },
           });
       }
@@ -114,7 +118,7 @@ async function main(argv: readonly string[]): Promise<void> {
         try {
           await rotate('rekey', 'pglite', rows, options.latencies[0] ?? 10, () => seedEngine(engine, rows), {
             engine,
-            stepBundle: steps.stepLambda,
+            stepBundle: bundles.stepLambda,
           });
         } finally {
           await engine.close();
@@ -175,8 +179,10 @@ async function main(argv: readonly string[]): Promise<void> {
         baselineRows: options.baselineRows,
         pageRows: options.pageRows ?? 'config default (1000)',
         pageBytes: options.pageBytes ?? 'config default (512 KiB)',
-        prototype: options.prototype ?? 'none: lambda/ as it is',
-        nodeOptions: options.nodeOptions ?? '',
+        processEnv: {
+          ...ROTATION_PROCESS_ENV,
+          ...(options.nodeOptions === undefined ? {} : { NODE_OPTIONS: options.nodeOptions }),
+        },
         skip: [...options.skip],
         quick: options.quick,
       },

@@ -5,6 +5,7 @@ import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { ROTATION_PROCESS_ENV } from './rotation-process.js';
 
 /** The rotation Lambda's entry; `lib` refers to the Lambda by this path only. */
 export const ROTATION_ENTRY = fileURLToPath(new URL('../lambda/handler.ts', import.meta.url));
@@ -52,7 +53,7 @@ export function createRotationFunction(scope: Construct, props: RotationFunction
     description: 'rekey: rotates the app secret and re-encrypts its stored fields',
     environment: {
       REKEY_CONFIG: props.rekeyConfig,
-      NODE_OPTIONS: '--enable-source-maps',
+      ...ROTATION_PROCESS_ENV,
     },
     bundling: {
       format: OutputFormat.ESM,
