@@ -175,7 +175,7 @@ export class TableSql {
    */
   async compareAndSwap(column: string, writes: readonly CasWrite[]): Promise<number> {
     if (writes.length === 0) return 0;
-    if (this.db.dialect === 'postgres') return this.compareAndSwapJson(column, writes);
+    if (this.db.dialect === 'postgres') return this.compareAndSwapArrays(column, writes);
     const binary = this.isBinary(column);
     const params: Record<string, SqlValue> = {};
     const tuples: string[] = [];
@@ -201,33 +201,29 @@ export class TableSql {
   }
 
   /**
-   * PostgreSQL: the page travels as one JSON parameter unpacked by `json_to_recordset`. Against three
-   * typed parameters per row this sends a quarter fewer bytes and halves the database's CPU (binding
-   * and a 3,000-entry VALUES list); bytes travel base64-encoded.
+   * PostgreSQL: the page travels as three array parameters (ids, old values, new values) unnested side
+   * by side. Against three typed parameters per row this sends a quarter fewer bytes and halves the
+   * database's CPU (binding and a 3,000-entry VALUES list); against one JSON parameter it spares the
+   * SDK escaping every quote of it. Bytes travel base64-encoded.
    */
-  private async compareAndSwapJson(column: string, writes: readonly CasWrite[]): Promise<number> {
+  private async compareAndSwapArrays(column: string, writes: readonly CasWrite[]): Promise<number> {
     const binary = this.isBinary(column);
-    const rows = writes.map((w) =>
-      binary
-        ? {
-            i: w.id,
-            o: Buffer.from(w.old).toString('base64'),
-            n: Buffer.from(w.next, 'latin1').toString('base64'),
-          }
-        : { i: w.id, o: w.old, n: w.next },
-    );
+    const encode = (value: string | Uint8Array) => Buffer.from(asText(value), 'latin1').toString('base64');
+    const ids = writes.map((w) => w.id);
+    const olds = writes.map((w) => (binary ? encode(w.old) : asText(w.old)));
+    const news = writes.map((w) => (binary ? encode(w.next) : w.next));
     const id = this.col(this.table.id);
     const c = this.col(column);
     const stored = (v: string) => (binary ? `decode(${v}, 'base64')` : v);
     const result = await this.db.execute(
-      `UPDATE ${this.from()} AS t SET ${c} = ${stored('v.n')} FROM json_to_recordset(CAST(:rows AS json)) AS v(i ${this.jsonIdType()}, o text, n text) WHERE t.${id} = v.i AND t.${c} = ${stored('v.o')}`,
-      { rows: JSON.stringify(rows) },
+      `UPDATE ${this.from()} AS t SET ${c} = ${stored('v.n')} FROM unnest(CAST(:ids AS ${this.arrayIdType()}[]), CAST(:olds AS text[]), CAST(:news AS text[])) AS v(i, o, n) WHERE t.${id} = v.i AND t.${c} = ${stored('v.o')}`,
+      { ids: pgArrayLiteral(ids), olds: pgArrayLiteral(olds), news: pgArrayLiteral(news) },
     );
     return result.updated;
   }
 
-  /** The id's type in a JSON record set; `char` alone would mean char(1), so text types are `text`. */
-  private jsonIdType(): string {
+  /** The id's element type in an array; `char` alone would mean char(1), so text types are `text`. */
+  private arrayIdType(): string {
     const type = this.types.get(this.table.id) ?? 'text';
     return ['varchar', 'char'].includes(type) ? 'text' : type;
   }
@@ -282,6 +278,23 @@ export function quoteIdentifier(dialect: 'postgres' | 'mysql', name: string): st
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name))
     throw new ConfigError(`'${name}' is not a plain SQL identifier`);
   return dialect === 'postgres' ? `"${name}"` : `\`${name}\``;
+}
+
+/** Array elements that PostgreSQL reads as they are: ciphertexts, numbers and uuids all are. */
+const BARE_ELEMENT = /^[A-Za-z0-9_:=.+/-]+$/;
+
+/**
+ * A PostgreSQL array literal of the values: bare where that is unambiguous, otherwise quoted with
+ * backslash escapes (and never a bare NULL, which would read as a null element).
+ */
+export function pgArrayLiteral(values: readonly (string | number)[]): string {
+  const element = (value: string | number) => {
+    const text = String(value);
+    return BARE_ELEMENT.test(text) && text.toUpperCase() !== 'NULL'
+      ? text
+      : `"${text.replace(/[\\"]/g, '\\$&')}"`;
+  };
+  return `{${values.map(element).join(',')}}`;
 }
 
 /** The stored value as text (bytes read as Latin-1, which round-trips every byte). */

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { SqlRunner, SqlValue } from '../../lambda/ports.js';
 import { KeyRing } from '../../lambda/reader.js';
+import { directPostgresRunner } from '../../local/direct-postgres.js';
 import type { EngineSpec } from '../../local/index.js';
 import { Hygiene, PLAINTEXT_MARKER } from '../support/chaos-hygiene.js';
 import { assertPromotedOnce, type ChaosLocal, startChaosLocal } from '../support/chaos-local.js';
-import { directMysqlRunner, directPostgresRunner, engineRunner } from '../support/chaos-sql.js';
+import { directMysqlRunner, engineRunner } from '../support/chaos-sql.js';
 import { chaosSecret } from '../support/chaos-world.js';
 
 const hygiene = new Hygiene('concurrent application');

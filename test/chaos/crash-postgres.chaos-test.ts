@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
+import { directPostgresRunner } from '../../local/direct-postgres.js';
 import { runCrashMatrix } from '../support/chaos-crash-matrix.js';
 import { Hygiene } from '../support/chaos-hygiene.js';
-import { directPostgresRunner } from '../support/chaos-sql.js';
 
 const hygiene = new Hygiene('crash matrix (PostgreSQL)');
 const url = process.env.REKEY_TEST_PG_URL;

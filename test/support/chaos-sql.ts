@@ -1,50 +1,7 @@
 import mysql from 'mysql2/promise';
-import pg from 'pg';
 import type { SqlResult, SqlRunner, SqlValue } from '../../lambda/ports.js';
 import type { CellValue, Engine } from '../../local/index.js';
 import { scanSql, toPositional } from '../../local/rds-data/sql-params.js';
-
-const UPDATING = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
-
-/**
- * A SqlRunner over one direct PostgreSQL connection: the `:name` statements rekey sends through the
- * Data API, as `$n` placeholders on a `pg` client. For the crash matrix on a real server, where HTTP in
- * between would only cost time.
- * @throws the connection error when the server cannot be reached.
- */
-export async function directPostgresRunner(url: string): Promise<SqlRunner & { close(): Promise<void> }> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  // bigint as a number, as the Data API's longValue carries it.
-  client.setTypeParser(20, (v: string) => Number(v));
-  const run = async (sql: string, params: Readonly<Record<string, SqlValue>> = {}): Promise<SqlResult> => {
-    const { sql: text, values } = toPositional(scanSql(sql, 'postgres'), 'postgres', (name) => {
-      const value = params[name];
-      if (value === undefined) throw new Error(`no value for parameter :${name}`);
-      return value instanceof Uint8Array && !Buffer.isBuffer(value)
-        ? Buffer.from(value.buffer, value.byteOffset, value.byteLength)
-        : value;
-    });
-    const result = await client.query<SqlValue[]>({ text, values, rowMode: 'array' });
-    return { rows: result.rows, updated: UPDATING.has(result.command) ? (result.rowCount ?? 0) : 0 };
-  };
-  let tx = 0;
-  return {
-    dialect: 'postgres',
-    execute: (sql, params) => run(sql, params),
-    async begin() {
-      await run('BEGIN');
-      return `tx-${++tx}`;
-    },
-    async commit() {
-      await run('COMMIT');
-    },
-    async rollback() {
-      await run('ROLLBACK');
-    },
-    close: () => client.end(),
-  };
-}
 
 /**
  * The runner with the catalog lookups (information_schema) answered from memory after the first: the
