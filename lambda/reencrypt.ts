@@ -1,7 +1,7 @@
 import type { FieldContext } from './codecs/types.js';
 import { RowTooLargeError } from './errors.js';
 import type { ProgressSink, SqlRunner } from './ports.js';
-import { type PassProgress, retried, type ScanDeps, scanColumn } from './scan.js';
+import { forEachInTurns, type PassProgress, retried, type ScanDeps, scanColumn } from './scan.js';
 import { asText, type CasWrite, type RowId, type StoredRow, TableSql } from './sql.js';
 import { type KeyVersions, type TableKeys, tableKeys } from './table-keys.js';
 
@@ -106,7 +106,7 @@ async function reencryptColumn(
   // with a statement outstanding. Pages are disjoint id ranges and every write is a compare-and-swap.
   let writing: Promise<void> = Promise.resolve();
   const onPage = async (rows: readonly StoredRow[], after: RowId | undefined) => {
-    const { writes, skipped } = preparePage(plan, where, rows, report);
+    const { writes, skipped } = await preparePage(plan, where, rows, report);
     await writing;
     const upTo = (rows[rows.length - 1] as StoredRow).id;
     writing = writePage(plan, deps, table, column, where, writes, { after, upTo, skipPrefix }, report);
@@ -125,20 +125,20 @@ async function reencryptColumn(
 }
 
 /** Classifies and re-encrypts one page in memory; returns the writes and how many rows were skipped. */
-function preparePage(
+async function preparePage(
   plan: TableKeys,
   where: FieldContext,
   rows: readonly StoredRow[],
   report: ColumnReport,
-): { writes: CasWrite[]; skipped: number } {
+): Promise<{ writes: CasWrite[]; skipped: number }> {
   const writes: CasWrite[] = [];
   let skipped = 0;
-  for (const row of rows) {
+  await forEachInTurns(rows, (row) => {
     report.scanned++;
     const next = rewriteValue(plan, row, where, report);
     if (next === undefined) skipped++;
     else writes.push({ id: row.id, old: row.value, next });
-  }
+  });
   return { writes, skipped };
 }
 

@@ -104,6 +104,22 @@ export async function scanColumn(
   }
 }
 
+/** Rows handled between two turns of the event loop while a page is worked on in memory. */
+const ROWS_PER_TURN = 64;
+
+/**
+ * Calls `work` on each row, giving the event loop a turn first and then every few dozen rows. The page
+ * read ahead and the write behind are requests in flight: they are only sent, and their answers only
+ * read, when the CPU-bound crypto lets the loop run, so without these turns a request started just
+ * before a page's crypto would wait for all of it.
+ */
+export async function forEachInTurns<T>(rows: readonly T[], work: (row: T) => void): Promise<void> {
+  for (let i = 0; i < rows.length; i++) {
+    if (i % ROWS_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    work(rows[i] as T);
+  }
+}
+
 /** Runs safe-to-repeat Data API work with bounded, jittered retries on transient errors. */
 export function retried<T>(deps: ScanDeps, work: () => Promise<T>): Promise<T> {
   return withRetry(work, {

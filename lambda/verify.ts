@@ -2,7 +2,7 @@ import type { Codec, DataKey, FieldContext } from './codecs/types.js';
 import { StrandedRowsError } from './errors.js';
 import type { ProgressSink, SqlRunner } from './ports.js';
 import { openTables } from './reencrypt.js';
-import { retried, type ScanDeps, scanColumn } from './scan.js';
+import { forEachInTurns, retried, type ScanDeps, scanColumn } from './scan.js';
 import { asText, type RowId, type TableSql } from './sql.js';
 import { type KeyVersions, type TableKeys, tableKeys } from './table-keys.js';
 
@@ -62,7 +62,7 @@ export async function verifyAll(
     const result = emptyVerification(table.name, column);
     const where: FieldContext = { table: table.table.table, column };
     await scanColumn(deps, table, column, { avgBytes, skipPrefix: undefined, progress }, async (rows) => {
-      for (const row of rows) {
+      await forEachInTurns(rows, (row) => {
         result.rows++;
         const text = asText(row.value);
         const found = codec.classify(text, [target, ...keys.sources], where);
@@ -76,13 +76,16 @@ export async function verifyAll(
             result.offOlder++;
             note(result.offOlderIds, row.id);
           }
-        } else if (found.kind === 'key' && opens(codec, text, target, where)) {
+        } else if (
+          found.kind === 'key' &&
+          (found.opened !== undefined || opens(codec, text, target, where))
+        ) {
           result.underTarget++;
         } else {
           result.undecryptable++;
           note(result.undecryptableIds, row.id);
         }
-      }
+      });
       deps.progress?.({
         table: table.name,
         column,
