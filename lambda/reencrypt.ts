@@ -142,6 +142,13 @@ async function preparePage(
   return { writes, skipped };
 }
 
+/** The ids a page covers (after `after`, up to `upTo`) and the values a pass skips. */
+interface PageRange {
+  readonly after: RowId | undefined;
+  readonly upTo: RowId;
+  readonly skipPrefix: string | undefined;
+}
+
 /** Writes one page with compare-and-swap, then settles the rows the app changed meanwhile. */
 async function writePage(
   plan: TableKeys,
@@ -150,24 +157,13 @@ async function writePage(
   column: string,
   where: FieldContext,
   writes: readonly CasWrite[],
-  range: { after: RowId | undefined; upTo: RowId; skipPrefix: string | undefined },
+  range: PageRange,
   report: ColumnReport,
 ): Promise<void> {
   const written = await retried(deps, () => table.compareAndSwap(column, writes));
   report.rewritten += written;
   report.conflicts += writes.length - written;
-  if (written < writes.length)
-    await resolveConflicts(
-      plan,
-      deps,
-      table,
-      column,
-      where,
-      range.after,
-      range.upTo,
-      range.skipPrefix,
-      report,
-    );
+  if (written < writes.length) await resolveConflicts(plan, deps, table, column, where, range, report);
 }
 
 /** The value re-encrypted under the target key, or `undefined` when the row is skipped (and counted). */
@@ -211,11 +207,10 @@ async function resolveConflicts(
   table: TableSql,
   column: string,
   where: FieldContext,
-  after: RowId | undefined,
-  upTo: RowId,
-  skipPrefix: string | undefined,
+  range: PageRange,
   report: ColumnReport,
 ): Promise<void> {
+  const { after, upTo, skipPrefix } = range;
   for (let round = 1; round <= CONFLICT_ROUNDS; round++) {
     const rows = await retried(deps, () =>
       table.page(column, { after, upTo, limit: deps.config.paging.maxRows * 2, skipPrefix }),
