@@ -32,7 +32,7 @@ async function main(argv: readonly string[]): Promise<void> {
     say('bundling lambda/handler.ts and the benchmark processes with esbuild');
     const bundles = await buildBundles(dir);
     // The deployed function's process settings, unless --node-options asks for others.
-    const protoEnv: Record<string, string> = {
+    const processEnv: Record<string, string> = {
       ...ROTATION_PROCESS_ENV,
       ...(options.nodeOptions === undefined ? {} : { NODE_OPTIONS: options.nodeOptions }),
     };
@@ -69,7 +69,7 @@ async function main(argv: readonly string[]): Promise<void> {
         latencyMs,
         pageRows: options.pageRows,
         pageBytes: options.pageBytes,
-        env: { ...run.env, ...protoEnv },
+        env: { ...run.env, ...processEnv },
         profile:
           options.profileStep && profileDir ? { step: options.profileStep, dir: profileDir } : undefined,
       });
@@ -179,10 +179,7 @@ async function main(argv: readonly string[]): Promise<void> {
         baselineRows: options.baselineRows,
         pageRows: options.pageRows ?? 'config default (1000)',
         pageBytes: options.pageBytes ?? 'config default (512 KiB)',
-        processEnv: {
-          ...ROTATION_PROCESS_ENV,
-          ...(options.nodeOptions === undefined ? {} : { NODE_OPTIONS: options.nodeOptions }),
-        },
+        processEnv,
         skip: [...options.skip],
         quick: options.quick,
       },

@@ -23,7 +23,6 @@ export interface ColumnVerification {
   offOlder: number;
   plaintext: number;
   undecryptable: number;
-  readonly offTargetIds: RowId[];
   readonly offOlderIds: RowId[];
   readonly plaintextIds: RowId[];
   readonly undecryptableIds: RowId[];
@@ -41,24 +40,30 @@ export async function verifyAll(
 ): Promise<ColumnVerification[]> {
   const tables = await openTables(deps);
   const results: ColumnVerification[] = [];
-  const work: { table: TableSql; keys: TableKeys; column: string; avgBytes: number }[] = [];
+  const work: {
+    table: TableSql;
+    keys: TableKeys;
+    firstSourceKid: string | undefined;
+    column: string;
+    avgBytes: number;
+  }[] = [];
   let total = 0;
+  const first = versions.sources[0];
   for (const table of tables) {
     const keys = tableKeys(deps.config, table.table, versions);
-    for (const column of table.table.columns) {
-      const stats = await retried(deps, () => table.stats(column));
-      total += stats.rows;
-      work.push({ table, keys, column, avgBytes: stats.avgBytes });
-    }
-  }
-  const progress = { done: 0, total };
-  for (const { table, keys, column, avgBytes } of work) {
-    const { codec, target } = keys;
-    const first = versions.sources[0];
     const firstSourceKid =
       first === undefined
         ? undefined
         : tableKeys(deps.config, table.table, { target: first, sources: [] }).target.kid;
+    for (const column of table.table.columns) {
+      const stats = await retried(deps, () => table.stats(column));
+      total += stats.rows;
+      work.push({ table, keys, firstSourceKid, column, avgBytes: stats.avgBytes });
+    }
+  }
+  const progress = { done: 0, total };
+  for (const { table, keys, firstSourceKid, column, avgBytes } of work) {
+    const { codec, target } = keys;
     const result = emptyVerification(table.name, column);
     const where: FieldContext = { table: table.table.table, column };
     await scanColumn(deps, table, column, { avgBytes, skipPrefix: undefined, progress }, async (rows) => {
@@ -71,7 +76,6 @@ export async function verifyAll(
           note(result.plaintextIds, row.id);
         } else if (found.kind === 'key' && found.key.kid !== target.kid) {
           result.offTarget++;
-          note(result.offTargetIds, row.id);
           if (found.key.kid !== firstSourceKid) {
             result.offOlder++;
             note(result.offOlderIds, row.id);
@@ -160,7 +164,6 @@ function emptyVerification(table: string, column: string): ColumnVerification {
     offOlder: 0,
     plaintext: 0,
     undecryptable: 0,
-    offTargetIds: [],
     offOlderIds: [],
     plaintextIds: [],
     undecryptableIds: [],

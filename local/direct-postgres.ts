@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { SqlResult, SqlRunner, SqlValue } from '../lambda/ports.js';
-import { scanSql, toPositional } from './rds-data/sql-params.js';
+import { bindNamed } from './rds-data/sql-params.js';
 
 const UPDATING = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
 
@@ -29,13 +29,7 @@ export async function directPostgresRunner(url: string): Promise<DirectPostgresR
   let open: string | undefined;
   const run = async (sql: string, params: Readonly<Record<string, SqlValue>> = {}): Promise<SqlResult> => {
     statements++;
-    const { sql: text, values } = toPositional(scanSql(sql, 'postgres'), 'postgres', (name) => {
-      const value = params[name];
-      if (value === undefined) throw new Error(`no value for parameter :${name}`);
-      return value instanceof Uint8Array && !Buffer.isBuffer(value)
-        ? Buffer.from(value.buffer, value.byteOffset, value.byteLength)
-        : value;
-    });
+    const { sql: text, values } = bindNamed(sql, 'postgres', params);
     const result = await client.query<SqlValue[]>({ text, values, rowMode: 'array' });
     return { rows: result.rows, updated: UPDATING.has(result.command) ? (result.rowCount ?? 0) : 0 };
   };

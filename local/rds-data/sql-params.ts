@@ -160,3 +160,20 @@ export function toPositional<T>(
   }
   return { sql, values };
 }
+
+/**
+ * A `:name` statement with its values from a record, as the dialect's placeholders: for runners that
+ * talk to a database directly rather than through the Data API.
+ * @throws Error when the statement names a parameter the record lacks.
+ */
+export function bindNamed<T>(
+  sql: string,
+  dialect: Dialect,
+  params: Readonly<Record<string, T>>,
+): { readonly sql: string; readonly values: T[] } {
+  return toPositional(scanSql(sql, dialect), dialect, (name) => {
+    const value = params[name];
+    if (value === undefined) throw new Error(`no value for parameter :${name}`);
+    return value;
+  });
+}

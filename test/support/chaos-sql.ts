@@ -1,7 +1,7 @@
 import mysql from 'mysql2/promise';
 import type { SqlResult, SqlRunner, SqlValue } from '../../lambda/ports.js';
 import type { CellValue, Engine } from '../../local/index.js';
-import { scanSql, toPositional } from '../../local/rds-data/sql-params.js';
+import { bindNamed } from '../../local/rds-data/sql-params.js';
 
 /**
  * The runner with the catalog lookups (information_schema) answered from memory after the first: the
@@ -34,11 +34,7 @@ export function cachingCatalog(inner: SqlRunner): SqlRunner {
  */
 export function engineRunner(engine: Engine): SqlRunner {
   const run = async (sql: string, params: Readonly<Record<string, SqlValue>> = {}): Promise<SqlResult> => {
-    const { sql: text, values } = toPositional(scanSql(sql, engine.dialect), engine.dialect, (name) => {
-      const value = params[name];
-      if (value === undefined) throw new Error(`no value for parameter :${name}`);
-      return value;
-    });
+    const { sql: text, values } = bindNamed(sql, engine.dialect, params);
     const result = await engine.query(text, values);
     return {
       rows: result.rows.map((r) => r.map(toSqlValue)),
@@ -68,11 +64,7 @@ function toSqlValue(v: CellValue): SqlValue {
 export async function directMysqlRunner(url: string): Promise<SqlRunner & { close(): Promise<void> }> {
   const conn = await mysql.createConnection({ uri: url, supportBigNumbers: true, bigNumberStrings: false });
   const run = async (sql: string, params: Readonly<Record<string, SqlValue>> = {}): Promise<SqlResult> => {
-    const { sql: text, values } = toPositional(scanSql(sql, 'mysql'), 'mysql', (name) => {
-      const value = params[name];
-      if (value === undefined) throw new Error(`no value for parameter :${name}`);
-      return value;
-    });
+    const { sql: text, values } = bindNamed(sql, 'mysql', params);
     const [result] = await conn.query({ sql: text, values, rowsAsArray: true });
     if (Array.isArray(result)) return { rows: result as unknown as SqlValue[][], updated: 0 };
     return { rows: [], updated: (result as { affectedRows?: number }).affectedRows ?? 0 };
