@@ -1,5 +1,10 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import {
+  DEFAULT_READER_MARGIN_MS,
+  DEFAULT_READER_MAX_AGE_MS,
+  DEFAULT_STAGE_CHECK_INTERVAL_MS,
+} from './reader-contract.js';
 
 /**
  * Table, column and schema names: letters, digits and underscores, starting with a letter or an
@@ -95,6 +100,15 @@ const configSchema = z
       .strict()
       .default({ plaintext: 'fail', undecryptable: 'fail' }),
     safetyMarginMs: z.number().int().min(1000).default(30_000),
+    /** The reader contract (lambda/reader-contract.ts): how stale a reader's key ring may be. */
+    readers: z
+      .object({
+        maxAgeMs: z.number().int().min(1000).default(DEFAULT_READER_MAX_AGE_MS),
+        marginMs: z.number().int().min(0).default(DEFAULT_READER_MARGIN_MS),
+      })
+      .strict()
+      .default({ maxAgeMs: DEFAULT_READER_MAX_AGE_MS, marginMs: DEFAULT_READER_MARGIN_MS }),
+    stageCheckIntervalMs: z.number().int().min(100).default(DEFAULT_STAGE_CHECK_INTERVAL_MS),
   })
   .strict()
   .superRefine((c, ctx) => {
