@@ -18,7 +18,7 @@ import { generateSecretValue } from '../lambda/secret-template.js';
 import { verifyAll } from '../lambda/verify.js';
 import { type EngineSpec, inProcessInvoker, startLocal } from '../local/index.js';
 import { table } from './cli/format.js';
-import { type ColumnCensus, type StagedValue, takeCensus } from './cli/key-census.js';
+import { type ColumnCensus, type StagedValue, takeCensus } from '../lambda/census.js';
 import { progressReporter } from './cli/progress.js';
 import { DEMO_STORED_FIELDS, DEMO_TEMPLATE, seedDemo } from './demo/schema.js';
 

@@ -5,11 +5,11 @@ import { awsClients, CLI_DEADLINE_MS, rotationDeps } from './clients.js';
 import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';
 import { EXIT, RotationFailedError } from './exit-codes.js';
-import { type CensusDeps, keyIdsOf, type StagedValue, takeCensus } from './key-census.js';
+import { type CensusDeps, keyIdsOf, type StagedValue, takeCensus } from '../../lambda/census.js';
 import { cliLog } from './log.js';
 import { type CommonOptions, examples, secretIdFrom, withCommonOptions } from './options.js';
 import { type ProgressReporter, progressReporter } from './progress.js';
-import { loadStagedValues, stagedVersions } from './staged-keys.js';
+import { loadStagedValues, stagedVersions } from '../../lambda/staged-versions.js';
 
 interface AbortOptions extends CommonOptions {
   readonly secretId?: string;

@@ -11,11 +11,11 @@ import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import type { Input } from './io.js';
-import { keyIdsOf, takeCensus, totalOf } from './key-census.js';
+import { keyIdsOf, takeCensus, totalOf } from '../../lambda/census.js';
 import { cliLog } from './log.js';
 import { type CommonOptions, examples, secretIdFrom, withCommonOptions } from './options.js';
 import { progressReporter } from './progress.js';
-import { stagedVersions } from './staged-keys.js';
+import { stagedVersions } from '../../lambda/staged-versions.js';
 
 /** An adopted key longer than this is not a key: refuse rather than read a whole file into a secret. */
 const MAX_KEY_BYTES = 64 * 1024;

@@ -4,11 +4,11 @@ import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { table } from './format.js';
-import { type CensusTotal, type ColumnCensus, keyIdsOf, takeCensus, totalOf } from './key-census.js';
+import { type CensusTotal, type ColumnCensus, keyIdsOf, takeCensus, totalOf } from '../../lambda/census.js';
 import { cliLog } from './log.js';
 import { type CommonOptions, examples, secretIdFrom, withCommonOptions } from './options.js';
 import { progressReporter } from './progress.js';
-import { loadStagedValues, stagedVersions } from './staged-keys.js';
+import { loadStagedValues, stagedVersions } from '../../lambda/staged-versions.js';
 
 interface InventoryOptions extends CommonOptions {
   readonly secretId?: string;

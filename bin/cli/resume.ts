@@ -10,7 +10,7 @@ import { duration } from './format.js';
 import { cliLog } from './log.js';
 import { type CommonOptions, examples, secretIdFrom, withCommonOptions } from './options.js';
 import { progressReporter } from './progress.js';
-import { stagedVersions } from './staged-keys.js';
+import { stagedVersions } from '../../lambda/staged-versions.js';
 
 interface ResumeOptions extends CommonOptions {
   readonly secretId?: string;

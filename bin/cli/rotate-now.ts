@@ -10,7 +10,7 @@ import { duration } from './format.js';
 import { cliLog } from './log.js';
 import { type CommonOptions, examples, parseSeconds, secretIdFrom, withCommonOptions } from './options.js';
 import { type RowCounter, rowCounter } from './row-counter.js';
-import { stagedVersions } from './staged-keys.js';
+import { stagedVersions } from '../../lambda/staged-versions.js';
 
 interface RotateNowOptions extends CommonOptions {
   readonly secretId?: string;

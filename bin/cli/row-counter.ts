@@ -4,7 +4,7 @@ import type { Clock, Log } from '../../lambda/ports.js';
 import { checkSecretValue } from '../../lambda/secret-template.js';
 import { type AwsClients, rotationDeps } from './clients.js';
 import { errorLine } from './exit-codes.js';
-import { takeCensus } from './key-census.js';
+import { takeCensus } from '../../lambda/census.js';
 
 /** Rows under the new key out of the stored values counted, and a note to print once, if any. */
 export interface RowCount {

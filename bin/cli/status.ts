@@ -11,7 +11,7 @@ import { type CommandContext, printJson, printLines } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { isoDate, relative, table } from './format.js';
 import { type CommonOptions, examples, withCommonOptions } from './options.js';
-import { stagedVersions } from './staged-keys.js';
+import { stagedVersions } from '../../lambda/staged-versions.js';
 
 interface StatusOptions extends CommonOptions {
   readonly secretId: string;

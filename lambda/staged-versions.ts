@@ -1,7 +1,7 @@
-import type { RekeyConfig } from '../../lambda/config.js';
-import type { SecretDescription, SecretsStore, SecretVersionInfo } from '../../lambda/ports.js';
-import { checkSecretValue } from '../../lambda/secret-template.js';
-import type { KeyLabel, StagedValue } from './key-census.js';
+import type { RekeyConfig } from './config.js';
+import type { SecretDescription, SecretsStore, SecretVersionInfo } from './ports.js';
+import { checkSecretValue } from './secret-template.js';
+import type { KeyLabel, StagedValue } from './census.js';
 
 /** The versions that hold the rotation's labels. */
 export interface StagedVersions {

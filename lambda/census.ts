@@ -1,11 +1,11 @@
-import { codecFor, dataKeyFromSecretString } from '../../lambda/codecs/index.js';
-import type { Codec, DataKey } from '../../lambda/codecs/types.js';
-import { type CodecName, type RekeyConfig, type StoredTable, tableCodec } from '../../lambda/config.js';
-import type { ProgressSink, SqlRunner } from '../../lambda/ports.js';
-import { openTables } from '../../lambda/reencrypt.js';
-import { retried, type ScanDeps, scanColumn } from '../../lambda/scan.js';
-import { generateSecretValue } from '../../lambda/secret-template.js';
-import { asText, quoteIdentifier, type TableSql } from '../../lambda/sql.js';
+import { codecFor, dataKeyFromSecretString } from './codecs/index.js';
+import type { Codec, DataKey } from './codecs/types.js';
+import { type CodecName, type RekeyConfig, type StoredTable, tableCodec } from './config.js';
+import type { ProgressSink, SqlRunner } from './ports.js';
+import { openTables } from './reencrypt.js';
+import { retried, type ScanDeps, scanColumn } from './scan.js';
+import { generateSecretValue } from './secret-template.js';
+import { asText, quoteIdentifier, type TableSql } from './sql.js';
 
 /** The staging label a version is known by. */
 export type KeyLabel = 'current' | 'pending' | 'previous';
