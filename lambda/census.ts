@@ -1,6 +1,7 @@
 import { codecFor, dataKeyFromSecretString } from './codecs/index.js';
 import type { Codec, DataKey } from './codecs/types.js';
 import { type CodecName, type RekeyConfig, type StoredTable, tableCodec } from './config.js';
+import { UnexpectedAnswerError } from './errors.js';
 import type { ProgressSink, SqlRunner } from './ports.js';
 import { openTables } from './reencrypt.js';
 import { retried, type ScanDeps, scanColumn } from './scan.js';
@@ -196,8 +197,14 @@ async function countRows(deps: CensusDeps, table: TableSql): Promise<number> {
   const { schema, table: name } = table.table;
   const quoted = quoteIdentifier(deps.db.dialect, name);
   const from = schema ? `${quoteIdentifier(deps.db.dialect, schema)}.${quoted}` : quoted;
-  const result = await retried(deps, () => deps.db.execute(`SELECT COUNT(*) FROM ${from}`));
-  return Number(result.rows[0]?.[0] ?? 0);
+  const result = await retried(deps, () =>
+    deps.db.execute(`SELECT COUNT(*) FROM ${from}`, {}, { expectRows: true }),
+  );
+  const row = result.rows[0];
+  // An aggregate without its row is an answer that was not asked for, never a count of 0.
+  if (row === undefined || result.rows.length !== 1)
+    throw new UnexpectedAnswerError(`one row of COUNT(*) over ${table.name}`, `${result.rows.length} rows`);
+  return Number(row[0]);
 }
 
 function emptyCensus(

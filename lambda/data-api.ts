@@ -2,13 +2,15 @@ import {
   BeginTransactionCommand,
   CommitTransactionCommand,
   ExecuteStatementCommand,
+  type ExecuteStatementCommandOutput,
   type Field,
   RDSDataClient,
   type RDSDataClientConfig,
   RollbackTransactionCommand,
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
-import type { SqlResult, SqlRunner, SqlValue } from './ports.js';
+import { UnexpectedAnswerError } from './errors.js';
+import type { ExecuteOptions, SqlResult, SqlRunner, SqlValue } from './ports.js';
 
 /** Where the Data API runs statements: the cluster, the credentials secret and the database. */
 export interface DataApiTarget {
@@ -49,14 +51,11 @@ export function dataApiRunner(client: RDSDataClient, target: DataApiTarget): Sql
             // Ids above 2^53 would lose digits as JSON numbers.
             resultSetOptions: { longReturnType: 'STRING' },
           }),
+          // Column metadata tells an empty result set from an answer that lost its records.
+          ...(options.expectRows && !options.jsonRecords && { includeResultMetadata: true }),
         }),
       );
-      return {
-        rows: options.jsonRecords
-          ? fromJsonRecords(out.formattedRecords)
-          : (out.records ?? []).map((record) => record.map(fromField)),
-        updated: out.numberOfRecordsUpdated ?? 0,
-      };
+      return { rows: rowsOf(out, options), updated: out.numberOfRecordsUpdated ?? 0 };
     },
 
     async begin(): Promise<string> {
@@ -99,10 +98,51 @@ function toParameter(name: string, value: SqlValue): SqlParameter {
   return { name, value: { blobValue: value } };
 }
 
+/**
+ * The rows of an answer, failing closed. A JSON request reads `formattedRecords` (the service answers
+ * `[]` for no rows); answered with typed `records` instead (a proxy or an SDK that dropped
+ * `formatRecordsAs`), it reads those: the same rows, and rekey selects ids as text, so nothing loses
+ * digits. A typed request that expects rows reads `records`, or no rows when the answer carries the
+ * result set's column metadata without records. Anything else, for a statement that returns rows, is
+ * an UnexpectedAnswerError rather than an empty page: a pass that reads nothing must not pass.
+ * @throws UnexpectedAnswerError naming what was asked and the answer's field names (never values).
+ */
+function rowsOf(out: ExecuteStatementCommandOutput, options: ExecuteOptions): SqlValue[][] {
+  if (options.jsonRecords && out.formattedRecords !== undefined) return fromJsonRecords(out.formattedRecords);
+  if (out.records !== undefined) return out.records.map((record) => record.map(fromField));
+  if (!options.jsonRecords && !options.expectRows) return [];
+  if (!options.jsonRecords && (out.columnMetadata?.length ?? 0) > 0) return [];
+  throw new UnexpectedAnswerError(
+    options.jsonRecords
+      ? 'rows as JSON records (formatRecordsAs JSON, answered in formattedRecords)'
+      : 'rows as typed records (with includeResultMetadata)',
+    `an answer with ${answerFields(out)}`,
+  );
+}
+
+/** The names of the fields an answer carries, for messages: names only, never values. */
+function answerFields(out: ExecuteStatementCommandOutput): string {
+  const names = Object.entries(out)
+    .filter(([name, value]) => name !== '$metadata' && value !== undefined)
+    .map(([name]) => name);
+  return names.length > 0 ? `only ${names.join(', ')}` : 'no fields';
+}
+
 /** Rows in select-list order: JSON objects keep the order of non-numeric keys. */
-function fromJsonRecords(formatted: string | undefined): SqlValue[][] {
-  if (!formatted) return [];
-  return (JSON.parse(formatted) as Record<string, SqlValue>[]).map((record) => Object.values(record));
+function fromJsonRecords(formatted: string): SqlValue[][] {
+  let records: unknown;
+  try {
+    records = JSON.parse(formatted);
+  } catch {
+    // No cause: the parser's message quotes the text, which holds stored values.
+    throw new UnexpectedAnswerError('rows as JSON records', 'formattedRecords that is not JSON');
+  }
+  if (!Array.isArray(records) || !records.every((r) => typeof r === 'object' && r !== null))
+    throw new UnexpectedAnswerError(
+      'rows as JSON records',
+      'formattedRecords that is not an array of objects',
+    );
+  return (records as Record<string, SqlValue>[]).map((record) => Object.values(record));
 }
 
 function fromField(field: Field): SqlValue {

@@ -1,5 +1,5 @@
 import type { StoredTable } from './config.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, UnexpectedAnswerError } from './errors.js';
 import type { SqlRunner, SqlValue } from './ports.js';
 
 /**
@@ -8,7 +8,11 @@ import type { SqlRunner, SqlValue } from './ports.js';
  * page size that rekey computes itself.
  */
 
-/** Column types rekey can read, write and compare, per dialect, mapped to the name used in CAST. */
+/**
+ * Column types rekey can read, write and compare, per dialect, mapped to the name used in CAST. A bare
+ * `char` in a CAST means char(1) on PostgreSQL, so CHAR(n) columns are cast as `bpchar`, which keeps
+ * every character and compares blank-padded like the column.
+ */
 const PG_TYPES: Record<string, string> = {
   smallint: 'smallint',
   integer: 'integer',
@@ -16,7 +20,7 @@ const PG_TYPES: Record<string, string> = {
   numeric: 'numeric',
   text: 'text',
   'character varying': 'varchar',
-  character: 'char',
+  character: 'bpchar',
   uuid: 'uuid',
   bytea: 'bytea',
 };
@@ -41,9 +45,38 @@ const MYSQL_TYPES = new Set([
   'longblob',
 ]);
 const BINARY_TYPES = new Set(['bytea', 'binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob']);
+const MYSQL_INTEGERS = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'bigint']);
+/** What an id column may be (README.md, Configuration): integers, decimals, text and uuids, never bytes. */
+const ID_TYPES_TEXT = 'an integer, numeric/decimal, char, varchar, text or uuid column';
 
-/** An id value as the database gave it (number, string or uuid text). */
-export type RowId = string | number;
+/**
+ * The catalog lookup: every column of the table with its type, whether it allows NULL, and whether a
+ * unique index on exactly that column (the primary key, a unique constraint or a unique index; full
+ * column, not partial, not an expression) guarantees that keyset paging by it sees every row once.
+ */
+const PG_CATALOG = `SELECT c.column_name, c.data_type, c.data_type AS column_type, c.is_nullable,
+  EXISTS (SELECT 1 FROM pg_catalog.pg_index x
+    JOIN pg_catalog.pg_class r ON r.oid = x.indrelid
+    JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
+    JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum = x.indkey[0]
+    WHERE n.nspname = c.table_schema AND r.relname = c.table_name AND a.attname = c.column_name
+      AND x.indisunique AND x.indisvalid AND x.indnkeyatts = 1 AND x.indpred IS NULL AND x.indexprs IS NULL) AS is_unique
+FROM information_schema.columns c WHERE c.table_schema = :schema AND c.table_name = :table`;
+const mysqlCatalog = (schema: string) => `SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.IS_NULLABLE,
+  EXISTS (SELECT 1 FROM information_schema.STATISTICS s
+    WHERE s.TABLE_SCHEMA = c.TABLE_SCHEMA AND s.TABLE_NAME = c.TABLE_NAME AND s.COLUMN_NAME = c.COLUMN_NAME
+      AND s.NON_UNIQUE = 0 AND s.SUB_PART IS NULL
+      AND NOT EXISTS (SELECT 1 FROM information_schema.STATISTICS o
+        WHERE o.TABLE_SCHEMA = s.TABLE_SCHEMA AND o.TABLE_NAME = s.TABLE_NAME AND o.INDEX_NAME = s.INDEX_NAME
+          AND o.SEQ_IN_INDEX > 1)) AS is_unique
+FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = ${schema} AND c.TABLE_NAME = :table`;
+
+/**
+ * An id as text, exactly as stored (digits of a BIGINT, a uuid, a CHAR(n) without its padding): ids are
+ * always selected as text and bound back with a cast to the column's type, so none travels as a JS
+ * number (which would lose digits above 2^53).
+ */
+export type RowId = string;
 
 /** One row of a page: its id and the stored value (text, or bytes for a binary column). */
 export interface StoredRow {
@@ -65,36 +98,53 @@ export interface ColumnStats {
   readonly avgBytes: number;
 }
 
+/** How bound ids are compared with the id column: as the column's own type, per dialect. */
+interface IdCast {
+  /** The type a bound id is cast to (`CAST(:id AS …)`), or none when a bare string compares right. */
+  readonly cast: string | undefined;
+  /** PostgreSQL: the element type ids are unnested as in the compare-and-swap. */
+  readonly arrayType: string;
+}
+
 /** Statements for one configured table, with its column types looked up once. */
 export class TableSql {
   private constructor(
     private readonly db: SqlRunner,
     readonly table: StoredTable,
     private readonly types: ReadonlyMap<string, string>,
+    private readonly id: IdCast,
   ) {}
 
   /**
-   * Looks up the id and column types in the catalog: the table and every column must exist.
-   * @throws ConfigError naming the missing table or column, or a type rekey cannot handle.
+   * Looks up the id and column types in the catalog: the table and every column must exist, and the id
+   * must be a NOT NULL column of an id type with a unique index on exactly it (keyset pages by a
+   * non-unique id skip the rest of a duplicate group at each page boundary). Nothing is written.
+   * @throws ConfigError naming the table and column: missing, a type rekey cannot handle, or an id that
+   * is not unique or allows NULL. UnexpectedAnswerError when the catalog lookup comes back without rows.
    */
   static async open(db: SqlRunner, table: StoredTable): Promise<TableSql> {
     const pg = db.dialect === 'postgres';
-    const sql = pg
-      ? 'SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = :schema AND table_name = :table'
-      : 'SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = :table';
-    const params: Record<string, SqlValue> = pg
-      ? { schema: table.schema ?? 'public', table: table.table }
-      : { table: table.table };
-    const result = await db.execute(sql, params);
+    const sql = pg ? PG_CATALOG : mysqlCatalog(table.schema ? ':schema' : 'DATABASE()');
+    const params: Record<string, SqlValue> = { table: table.table };
+    if (pg || table.schema) params.schema = table.schema ?? 'public';
+    const result = await db.execute(sql, params, { expectRows: true });
     const found = new Map(
-      result.rows.map((r) => [asText(toStored(r[0] ?? null)), asText(toStored(r[1] ?? null)).toLowerCase()]),
+      result.rows.map((r) => [
+        asText(toStored(r[0] ?? null)),
+        {
+          type: asText(toStored(r[1] ?? null)).toLowerCase(),
+          columnType: asText(toStored(r[2] ?? null)).toLowerCase(),
+          nullable: asText(toStored(r[3] ?? null)).toUpperCase() !== 'NO',
+          unique: isTrue(r[4] ?? null),
+        },
+      ]),
     );
     const name = table.schema ? `${table.schema}.${table.table}` : table.table;
     if (found.size === 0)
       throw new ConfigError(`storedFields: table '${name}' does not exist in the database`);
     const types = new Map<string, string>();
     for (const column of [table.id, ...table.columns]) {
-      const type = found.get(column);
+      const type = found.get(column)?.type;
       if (type === undefined)
         throw new ConfigError(`storedFields: column '${column}' does not exist in table '${name}'`);
       const known = pg ? PG_TYPES[type] : MYSQL_TYPES.has(type) ? type : undefined;
@@ -104,7 +154,24 @@ export class TableSql {
         );
       types.set(column, known);
     }
-    return new TableSql(db, table, types);
+    const id = found.get(table.id);
+    const idType = types.get(table.id);
+    if (!id || !idType || BINARY_TYPES.has(idType))
+      throw new ConfigError(
+        `storedFields: id column '${name}.${table.id}' has type '${id?.type}'; the id must be ${ID_TYPES_TEXT}`,
+      );
+    if (!id.unique)
+      throw new ConfigError(
+        `storedFields: id column '${name}.${table.id}' is not unique (no primary key or unique index on exactly ` +
+          'that column): pages by it would skip rows that share an id. Add a primary key or a unique ' +
+          `constraint on '${table.id}' alone, or choose another id column`,
+      );
+    if (id.nullable)
+      throw new ConfigError(
+        `storedFields: id column '${name}.${table.id}' allows NULL: rows with a NULL id would never be read. ` +
+          `Make '${table.id}' NOT NULL, or choose another id column`,
+      );
+    return new TableSql(db, table, types, pg ? pgIdCast(idType) : mysqlIdCast(idType, id.columnType));
   }
 
   /** The table's name for messages and logs. */
@@ -117,7 +184,10 @@ export class TableSql {
     return BINARY_TYPES.has(this.types.get(column) ?? '');
   }
 
-  /** Rows with a value in `column`, optionally only those not starting with `skipPrefix`. */
+  /**
+   * Rows with a value in `column`, optionally only those not starting with `skipPrefix`.
+   * @throws UnexpectedAnswerError when the aggregate comes back without its one row (never read as 0).
+   */
   async stats(column: string, skipPrefix?: string): Promise<ColumnStats> {
     const c = this.col(column);
     const params: Record<string, SqlValue> = {};
@@ -125,23 +195,32 @@ export class TableSql {
     const result = await this.db.execute(
       `SELECT COUNT(*), COALESCE(MAX(OCTET_LENGTH(${c})), 0), COALESCE(AVG(OCTET_LENGTH(${c})), 0) FROM ${this.from()} WHERE ${where}`,
       params,
+      { expectRows: true },
     );
-    const row = result.rows[0] ?? [0, 0, 0];
+    const row = result.rows[0];
+    if (row === undefined || result.rows.length !== 1)
+      throw new UnexpectedAnswerError(
+        `one row of COUNT, MAX and AVG over ${this.name}.${column}`,
+        `${result.rows.length} rows`,
+      );
     return { rows: Number(row[0]), maxBytes: Number(row[1]), avgBytes: Number(row[2]) };
   }
 
   /** Ids of rows whose value in `column` is larger than `bytes` (at most 10). */
   async idsLargerThan(column: string, bytes: number): Promise<RowId[]> {
+    const id = this.col(this.table.id);
     const result = await this.db.execute(
-      `SELECT ${this.col(this.table.id)} FROM ${this.from()} WHERE OCTET_LENGTH(${this.col(column)}) > :bytes ORDER BY ${this.col(this.table.id)} LIMIT 10`,
+      `SELECT ${this.idText()} FROM ${this.from()} WHERE OCTET_LENGTH(${this.col(column)}) > :bytes ORDER BY ${id} LIMIT 10`,
       { bytes },
+      { expectRows: true },
     );
     return result.rows.map((r) => toRowId(r[0] ?? null));
   }
 
   /**
    * One keyset page of rows with a value in `column`, ordered by id, after `after` (exclusive) and up
-   * to `upTo` (inclusive), skipping values that start with `skipPrefix`.
+   * to `upTo` (inclusive), skipping values that start with `skipPrefix`. Ids are selected as text and
+   * the bounds compared as the id column's type, so ids of any size come back and go out exactly.
    */
   async page(
     column: string,
@@ -151,19 +230,19 @@ export class TableSql {
     const params: Record<string, SqlValue> = {};
     const conditions = [this.valueFilter(column, options.skipPrefix, params)];
     if (options.after !== undefined) {
-      conditions.push(`${id} > ${this.param('after', this.table.id)}`);
+      conditions.push(`${id} > ${this.idParam('after')}`);
       params.after = options.after;
     }
     if (options.upTo !== undefined) {
-      conditions.push(`${id} <= ${this.param('upTo', this.table.id)}`);
+      conditions.push(`${id} <= ${this.idParam('upTo')}`);
       params.upTo = options.upTo;
     }
     const limit = Math.max(1, Math.floor(options.limit));
     const result = await this.db.execute(
-      `SELECT ${id} AS i, ${this.col(column)} AS v FROM ${this.from()} WHERE ${conditions.join(' AND ')} ORDER BY ${id} LIMIT ${limit}`,
+      `SELECT ${this.idText()} AS i, ${this.col(column)} AS v FROM ${this.from()} WHERE ${conditions.join(' AND ')} ORDER BY ${id} LIMIT ${limit}`,
       params,
       // JSON records would carry bytes as text of an engine-specific form; binary pages stay typed.
-      { jsonRecords: !this.isBinary(column) },
+      { jsonRecords: !this.isBinary(column), expectRows: true },
     );
     return result.rows.map((r) => ({ id: toRowId(r[0] ?? null), value: toStored(r[1] ?? null) }));
   }
@@ -183,12 +262,12 @@ export class TableSql {
       params[`i${i}`] = w.id;
       params[`o${i}`] = w.old;
       params[`n${i}`] = binary ? Buffer.from(w.next, 'latin1') : w.next;
+      // The derived table's id column takes the type of the cast, so the join compares integers as
+      // integers (a BIGINT against a string would compare as DOUBLE and match a neighbouring id).
       tuples.push(
-        this.db.dialect === 'postgres'
-          ? `(${this.param(`i${i}`, this.table.id)}, ${this.param(`o${i}`, column)}, ${this.param(`n${i}`, column)})`
-          : i === 0
-            ? `SELECT :i0 AS i, :o0 AS o, :n0 AS n`
-            : `SELECT :i${i}, :o${i}, :n${i}`,
+        i === 0
+          ? `SELECT ${this.idParam('i0')} AS i, :o0 AS o, :n0 AS n`
+          : `SELECT ${this.idParam(`i${i}`)}, :o${i}, :n${i}`,
       );
     });
     const t = this.from();
@@ -204,7 +283,8 @@ export class TableSql {
    * PostgreSQL: the page travels as three array parameters (ids, old values, new values) unnested side
    * by side. Against three typed parameters per row this sends a quarter fewer bytes and halves the
    * database's CPU (binding and a 3,000-entry VALUES list); against one JSON parameter it spares the
-   * SDK escaping every quote of it. Bytes travel base64-encoded.
+   * SDK escaping every quote of it. Bytes travel base64-encoded; ids are unnested as the id column's
+   * type (bigint, bpchar, uuid, ...), so they compare as the column does.
    */
   private async compareAndSwapArrays(column: string, writes: readonly CasWrite[]): Promise<number> {
     const binary = this.isBinary(column);
@@ -216,16 +296,10 @@ export class TableSql {
     const c = this.col(column);
     const stored = (v: string) => (binary ? `decode(${v}, 'base64')` : v);
     const result = await this.db.execute(
-      `UPDATE ${this.from()} AS t SET ${c} = ${stored('v.n')} FROM unnest(CAST(:ids AS ${this.arrayIdType()}[]), CAST(:olds AS text[]), CAST(:news AS text[])) AS v(i, o, n) WHERE t.${id} = v.i AND t.${c} = ${stored('v.o')}`,
+      `UPDATE ${this.from()} AS t SET ${c} = ${stored('v.n')} FROM unnest(CAST(:ids AS ${this.id.arrayType}[]), CAST(:olds AS text[]), CAST(:news AS text[])) AS v(i, o, n) WHERE t.${id} = v.i AND t.${c} = ${stored('v.o')}`,
       { ids: pgArrayLiteral(ids), olds: pgArrayLiteral(olds), news: pgArrayLiteral(news) },
     );
     return result.updated;
-  }
-
-  /** The id's element type in an array; `char` alone would mean char(1), so text types are `text`. */
-  private arrayIdType(): string {
-    const type = this.types.get(this.table.id) ?? 'text';
-    return ['varchar', 'char'].includes(type) ? 'text' : type;
   }
 
   /** Row counts per value prefix of `length` characters among values starting with `formatPrefix`. */
@@ -235,6 +309,7 @@ export class TableSql {
     const result = await this.db.execute(
       `SELECT SUBSTRING(${c}, 1, ${Math.floor(length)}) AS p, COUNT(*) FROM ${this.from()} WHERE SUBSTRING(${c}, 1, ${formatPrefix.length}) = ${this.param('format', column)} GROUP BY SUBSTRING(${c}, 1, ${Math.floor(length)})`,
       params,
+      { expectRows: true },
     );
     return new Map(result.rows.map((r) => [asText(toStored(r[0] ?? null)), Number(r[1])]));
   }
@@ -259,6 +334,16 @@ export class TableSql {
     return this.db.dialect === 'postgres' ? `CAST(:${name} AS ${this.types.get(column)})` : `:${name}`;
   }
 
+  /** A bound id (always text), compared as the id column's own type. */
+  private idParam(name: string): string {
+    return this.id.cast ? `CAST(:${name} AS ${this.id.cast})` : `:${name}`;
+  }
+
+  /** The id in a select list, as text: digits, uuid or characters exactly as stored. */
+  private idText(): string {
+    return `CAST(${this.col(this.table.id)} AS ${this.db.dialect === 'postgres' ? 'text' : 'CHAR'})`;
+  }
+
   private col(name: string): string {
     return quoteIdentifier(this.db.dialect, name);
   }
@@ -267,6 +352,26 @@ export class TableSql {
     const table = quoteIdentifier(this.db.dialect, this.table.table);
     return this.table.schema ? `${quoteIdentifier(this.db.dialect, this.table.schema)}.${table}` : table;
   }
+}
+
+/** PostgreSQL compares a bound id as the column's type; arrays of varchar ids unnest as text. */
+function pgIdCast(type: string): IdCast {
+  return { cast: type, arrayType: type === 'varchar' ? 'text' : type };
+}
+
+/**
+ * MySQL converts a string compared with an integer or decimal column to DOUBLE, which cannot tell
+ * 2^60 from 2^60 + 1: integer ids are cast to SIGNED or UNSIGNED, decimals to their own precision.
+ * Text ids compare as strings under the column's collation, uncast.
+ */
+function mysqlIdCast(type: string, columnType: string): IdCast {
+  if (MYSQL_INTEGERS.has(type))
+    return { cast: /\bunsigned\b/.test(columnType) ? 'UNSIGNED' : 'SIGNED', arrayType: type };
+  if (type === 'decimal') {
+    const m = /^decimal\((\d+),(\d+)\)/.exec(columnType);
+    return { cast: m ? `DECIMAL(${m[1]},${m[2]})` : 'DECIMAL(65,30)', arrayType: type };
+  }
+  return { cast: undefined, arrayType: type };
 }
 
 /**
@@ -302,10 +407,17 @@ export function asText(value: string | Uint8Array): string {
   return typeof value === 'string' ? value : Buffer.from(value).toString('latin1');
 }
 
+/** An id as the database gave it (selected as text). A missing id is an answer rekey did not ask for. */
 function toRowId(value: SqlValue): RowId {
-  if (typeof value === 'number' || typeof value === 'string') return value;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (value instanceof Uint8Array) return Buffer.from(value).toString('latin1');
-  return String(value);
+  throw new UnexpectedAnswerError('an id in every row', 'a row whose id is NULL');
+}
+
+/** Whether a catalog flag is set, as a PostgreSQL boolean or a MySQL 0/1 comes back. */
+function isTrue(value: SqlValue): boolean {
+  return value === true || value === 1 || value === '1' || value === 't' || value === 'true';
 }
 
 function toStored(value: SqlValue): string | Uint8Array {

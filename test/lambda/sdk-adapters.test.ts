@@ -12,6 +12,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { createDataApiClient, dataApiRunner } from '../../lambda/data-api.js';
 import { secretsManagerStore } from '../../lambda/secrets.js';
+import { TableSql } from '../../lambda/sql.js';
 
 const sm = mockClient(SecretsManagerClient);
 const rds = mockClient(RDSDataClient);
@@ -143,6 +144,68 @@ describe('the Data API runner', () => {
   it('reports how many rows a statement updated', async () => {
     rds.on(ExecuteStatementCommand).resolves({ numberOfRecordsUpdated: 3 });
     assert.equal((await runner().execute('UPDATE t SET c = 1')).updated, 3);
+  });
+
+  it('refuses a JSON-records answer without formattedRecords rather than read it as no rows', async () => {
+    rds.on(ExecuteStatementCommand).resolves({ numberOfRecordsUpdated: 0 });
+    await assert.rejects(runner().execute('SELECT id AS i, c AS v FROM t', {}, { jsonRecords: true }), {
+      name: 'UnexpectedAnswerError',
+      message:
+        /asked for rows as JSON records \(formatRecordsAs JSON.*got an answer with only numberOfRecordsUpdated.*proxy or an SDK version.*engine/,
+    });
+  });
+
+  it('reads a JSON request answered with typed records from those records (documented fallback)', async () => {
+    rds.on(ExecuteStatementCommand).resolves({
+      records: [[{ stringValue: '1152921504606846977' }, { stringValue: 'rk1:a' }]],
+      numberOfRecordsUpdated: 0,
+    });
+    const r = await runner().execute('SELECT id AS i, c AS v FROM t', {}, { jsonRecords: true });
+    assert.deepEqual(r.rows, [['1152921504606846977', 'rk1:a']]);
+  });
+
+  it('refuses formattedRecords that are not an array of records, naming no value', async () => {
+    rds.on(ExecuteStatementCommand).resolves({ formattedRecords: '{"i":"rk1:secret-looking"}' });
+    await assert.rejects(
+      runner().execute('SELECT id AS i, c AS v FROM t', {}, { jsonRecords: true }),
+      (error: Error) => error.name === 'UnexpectedAnswerError' && !error.message.includes('rk1:'),
+    );
+  });
+
+  it('asks for column metadata when it expects typed rows, and reads metadata without records as no rows', async () => {
+    rds.on(ExecuteStatementCommand).resolves({ columnMetadata: [{ name: 'i' }, { name: 'v' }] });
+    const r = await runner().execute('SELECT id AS i, c AS v FROM t', {}, { expectRows: true });
+    assert.deepEqual(r.rows, []);
+    assert.equal(rds.commandCalls(ExecuteStatementCommand)[0]?.args[0].input.includeResultMetadata, true);
+  });
+
+  it('refuses a typed answer to a select that carries neither records nor column metadata', async () => {
+    rds.on(ExecuteStatementCommand).resolves({ numberOfRecordsUpdated: 0 });
+    await assert.rejects(runner().execute('SELECT c FROM t', {}, { expectRows: true }), {
+      name: 'UnexpectedAnswerError',
+      message: /asked for rows as typed records.*got an answer with only numberOfRecordsUpdated/,
+    });
+  });
+
+  it('counts an aggregate that came back without its row as an error, not as zero rows', async () => {
+    const catalog = [
+      ['id', 'bigint', 'bigint', 'NO', true],
+      ['c', 'text', 'text', 'YES', false],
+    ].map((r) => r.map((v) => (typeof v === 'boolean' ? { booleanValue: v } : { stringValue: String(v) })));
+    rds
+      .on(ExecuteStatementCommand)
+      .callsFake((input: { sql?: string }) =>
+        input.sql?.includes('information_schema') ? { records: catalog } : { records: [] },
+      );
+    const table = await TableSql.open(dataApiRunner(new RDSDataClient({ region: 'us-east-1' }), TARGET), {
+      table: 't',
+      id: 'id',
+      columns: ['c'],
+    });
+    await assert.rejects(table.stats('c'), {
+      name: 'UnexpectedAnswerError',
+      message: /one row of COUNT, MAX and AVG over t\.c, got 0 rows/,
+    });
   });
 });
 

@@ -13,6 +13,13 @@ import {
   type SqlParameter,
   StatementTimeoutException,
 } from '@aws-sdk/client-rds-data';
+import { codecFor } from '../../lambda/codecs/index.js';
+import type { RekeyConfig } from '../../lambda/config.js';
+import { dataApiRunner } from '../../lambda/data-api.js';
+import { silentLog } from '../../lambda/log.js';
+import type { Clock, SqlResult, SqlRunner, SqlValue } from '../../lambda/ports.js';
+import { type ReencryptReport, reencrypt } from '../../lambda/reencrypt.js';
+import { TableSql } from '../../lambda/sql.js';
 import {
   type Dialect,
   type Engine,
@@ -21,6 +28,7 @@ import {
   type RunningDataApi,
   startDataApi,
 } from '../../local/index.js';
+import { keyOf, PLAINTEXTS, RK1_SECRET_A, RK1_SECRET_B, rk1Config } from './fixtures.js';
 import { localDataClient, manualClock, recordingSleep, uniqueTableName } from './local-clients.js';
 
 /** An engine the shared Data API suite runs against. */
@@ -495,6 +503,191 @@ export function dataApiSuite(target: DataApiSuiteTarget): void {
         api.dataApi.setLatency(0);
       }
       assert.deepEqual(sleep.slept, [25, 25]);
+    });
+
+    describe('rekey passes through it (real SDK client, rekey statements)', () => {
+      const plan = { target: RK1_SECRET_B, sources: [RK1_SECRET_A] };
+      const rk1 = codecFor('rk1');
+      const keyA = keyOf(RK1_SECRET_A, rk1Config());
+      const keyB = keyOf(RK1_SECRET_B, rk1Config());
+      const created: string[] = [];
+      const runner = (): SqlRunner =>
+        dataApiRunner(client, {
+          resourceArn: LOCAL_CLUSTER_ARN,
+          secretArn: LOCAL_DB_SECRET_ARN,
+          database: target.database,
+          engine: target.dialect,
+        });
+      const configFor = (table: string, columns: string[]): RekeyConfig =>
+        rk1Config({
+          storedFields: [{ table, id: 'id', columns }],
+          paging: { maxRows: 2, maxBytes: 512 * 1024 },
+        });
+      /** One re-encryption pass, as setSecret runs it; time moves a second per look at the clock. */
+      const pass = (config: RekeyConfig, db: SqlRunner = runner()): Promise<ReencryptReport> => {
+        let now = Date.UTC(2025, 0, 15);
+        const ticking: Clock = {
+          now: () => (now += 1000),
+          sleep: async (ms) => {
+            now += ms;
+          },
+        };
+        return reencrypt(plan, { db, clock: ticking, log: silentLog, config, deadline: now + 10 * MINUTE });
+      };
+      const create = async (table: string, ddl: string) => {
+        created.push(table);
+        await exec(`CREATE TABLE ${table} ${ddl}`);
+      };
+      const enc = (table: string, column: string, i: number) =>
+        rk1.encrypt(Buffer.from(PLAINTEXTS[i % PLAINTEXTS.length] as string), keyA, { table, column });
+      const idText = pg ? 'CAST(id AS text)' : 'CAST(id AS CHAR)';
+      /** Every row's id (as text) and stored value (as text), in id order. */
+      const stored = async (table: string, column: string): Promise<[string, string | undefined][]> => {
+        const out = await exec(`SELECT ${idText}, ${column} FROM ${table} ORDER BY id`);
+        return (out.records ?? []).map(([i, v]) => [
+          i?.stringValue ?? '?',
+          v?.blobValue ? Buffer.from(v.blobValue).toString('latin1') : v?.stringValue,
+        ]);
+      };
+      /** Asserts the value decrypts with B's key alone to the plaintext it was seeded with. */
+      const underB = (table: string, column: string, value: string | undefined, i: number) => {
+        assert.ok(value?.startsWith(`rk1:${keyB.kid}:`), `${table}.${column} row ${i} is not under B`);
+        const plain = Buffer.from(rk1.decrypt(value as string, keyB, { table, column })).toString();
+        assert.equal(plain, PLAINTEXTS[i % PLAINTEXTS.length]);
+      };
+
+      after(async () => {
+        for (const t of created) await exec(`DROP TABLE IF EXISTS ${t}`).catch(() => {});
+      });
+
+      it('moves every row of a table keyed by CHAR(n), over several pages', async () => {
+        const t = uniqueTableName('rk_char');
+        await create(t, '(id CHAR(12) PRIMARY KEY, secret TEXT)');
+        const ids = ['a b', 'k-1', 'k-10', 'k-2', 'k-3', 'z'];
+        for (const [i, id] of ids.entries()) {
+          await exec(`INSERT INTO ${t} (id, secret) VALUES (:id, :v)`, [
+            { name: 'id', value: { stringValue: id } },
+            { name: 'v', value: { stringValue: enc(t, 'secret', i) } },
+          ]);
+        }
+        const report = await pass(configFor(t, ['secret']));
+        assert.equal(report.columns[0]?.rewritten, ids.length);
+        const rows = await stored(t, 'secret');
+        assert.deepEqual(
+          rows.map(([id]) => id.trimEnd()),
+          ids,
+        );
+        rows.forEach(([, v], i) => {
+          underB(t, 'secret', v, i);
+        });
+      });
+
+      it('moves every row keyed by BIGINTs near 2^60, text and binary, and reports their ids exactly', async () => {
+        const t = uniqueTableName('rk_big');
+        await create(t, `(id BIGINT PRIMARY KEY, payload TEXT, data ${pg ? 'BYTEA' : 'LONGBLOB'})`);
+        // Snowflake-style ids: all of them are the same number as a double (2^60), none as a BIGINT.
+        const ids = Array.from({ length: 7 }, (_, k) => (1152921504606846977n + 2n * BigInt(k)).toString());
+        const plaintextId = ids[6] as string;
+        for (const [i, id] of ids.entries()) {
+          const data = id === plaintextId ? 'not encrypted' : enc(t, 'data', i);
+          await exec(
+            `INSERT INTO ${t} (id, payload, data) VALUES (${pg ? 'CAST(:id AS bigint)' : ':id'}, :p, :d)`,
+            [
+              { name: 'id', value: { stringValue: id } },
+              { name: 'p', value: { stringValue: enc(t, 'payload', i) } },
+              { name: 'd', value: { blobValue: Buffer.from(data, 'latin1') } },
+            ],
+          );
+        }
+        // The app rewrites the first row under the old key between rekey's read and its first write:
+        // the compare-and-swap misses it and the conflict re-read (bounded by ids) moves it.
+        const inner = runner();
+        let appWrote = false;
+        const racing: SqlRunner = {
+          ...inner,
+          async execute(sql, params, options): Promise<SqlResult> {
+            if (!appWrote && sql.startsWith('UPDATE')) {
+              appWrote = true;
+              await inner.execute(
+                `UPDATE ${t} SET payload = :p WHERE id = ${pg ? 'CAST(:id AS bigint)' : 'CAST(:id AS SIGNED)'}`,
+                { p: enc(t, 'payload', 0), id: ids[0] as SqlValue },
+              );
+            }
+            return inner.execute(sql, params, options);
+          },
+        };
+        const config = configFor(t, ['payload', 'data']);
+        const report = await pass(config, racing);
+        const [payload, data] = report.columns;
+        assert.equal(payload?.conflicts, 1, 'the app write was a conflict');
+        assert.equal(payload?.rewritten, ids.length);
+        assert.equal(data?.rewritten, ids.length - 1);
+        assert.deepEqual(data?.plaintextIds, [plaintextId]);
+        for (const column of ['payload', 'data']) {
+          const rows = await stored(t, column);
+          assert.deepEqual(
+            rows.map(([id]) => id),
+            ids,
+          );
+          rows.forEach(([id, v], i) => {
+            if (column === 'data' && id === plaintextId) assert.equal(v, 'not encrypted');
+            else underB(t, column, v, i);
+          });
+        }
+        const table = await TableSql.open(runner(), config.storedFields[0] as RekeyConfig['storedFields'][0]);
+        assert.deepEqual(await table.idsLargerThan('payload', 0), ids);
+        assert.deepEqual(
+          (await table.page('data', { after: ids[1], upTo: ids[4], limit: 10 })).map((r) => r.id),
+          ids.slice(2, 5),
+        );
+      });
+
+      it('refuses a table whose id has duplicates before any write, naming table and column', async () => {
+        const t = uniqueTableName('rk_dup');
+        await create(t, '(id BIGINT, secret TEXT)');
+        for (const [i, id] of [1, 2, 2, 3].entries()) {
+          await exec(`INSERT INTO ${t} (id, secret) VALUES (:id, :v)`, [
+            { name: 'id', value: { longValue: id } },
+            { name: 'v', value: { stringValue: enc(t, 'secret', i) } },
+          ]);
+        }
+        api.dataApi.resetStats();
+        await assert.rejects(pass(configFor(t, ['secret'])), {
+          name: 'ConfigError',
+          message: new RegExp(`id column '${t}\\.id' is not unique.*primary key or a unique constraint`),
+        });
+        assert.equal(api.dataApi.stats().calls, 1, 'only the catalog lookup ran');
+        const rows = await stored(t, 'secret');
+        assert.ok(
+          rows.every(([, v]) => v?.startsWith(`rk1:${keyA.kid}:`)),
+          'nothing was written',
+        );
+      });
+
+      it('takes an id with a unique index on exactly it and NOT NULL, and refuses the near misses', async () => {
+        const open = (table: string) => TableSql.open(runner(), { table, id: 'id', columns: ['secret'] });
+        const unique = uniqueTableName('rk_uniq');
+        await create(unique, '(id BIGINT NOT NULL, secret TEXT)');
+        await exec(`CREATE UNIQUE INDEX ${unique}_id ON ${unique} (id)`);
+        assert.ok(await open(unique));
+
+        const nullable = uniqueTableName('rk_null');
+        await create(nullable, '(id BIGINT UNIQUE, secret TEXT)');
+        await assert.rejects(open(nullable), {
+          name: 'ConfigError',
+          message: new RegExp(`id column '${nullable}\\.id' allows NULL`),
+        });
+
+        const composite = uniqueTableName('rk_pair');
+        await create(composite, '(id BIGINT NOT NULL, k INT NOT NULL, secret TEXT, PRIMARY KEY (id, k))');
+        await assert.rejects(open(composite), { name: 'ConfigError', message: /is not unique/ });
+
+        // A unique index that does not cover the whole column: partial (PostgreSQL), prefix (MySQL).
+        const partial = uniqueTableName('rk_part');
+        await create(partial, `(id VARCHAR(40) NOT NULL, secret TEXT${pg ? '' : ', UNIQUE KEY (id(4))'})`);
+        if (pg) await exec(`CREATE UNIQUE INDEX ${partial}_id ON ${partial} (id) WHERE id > 'm'`);
+        await assert.rejects(open(partial), { name: 'ConfigError', message: /is not unique/ });
+      });
     });
   });
 }
