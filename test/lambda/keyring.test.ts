@@ -10,7 +10,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { codecFor, dataKeyFromSecretString } from '../../lambda/codecs/index.js';
 import type { CodecName } from '../../lambda/config.js';
-import { KeyRing } from '../../lambda/reader.js';
+import { DEFAULT_READER_MAX_AGE_MS, KeyRing, StaleKeyRingError } from '../../lambda/reader.js';
 import { fakeClock } from '../support/fake-clock.js';
 import {
   REDASH_SECRET_A,
@@ -44,6 +44,7 @@ function load(
     codec?: CodecName;
     field?: string;
     interval?: number;
+    maxAgeMs?: number;
   } = {},
 ) {
   return KeyRing.load({
@@ -53,6 +54,7 @@ function load(
     dataKeyField: options.field ?? 'encryptionKey',
     clock: options.clock ?? fakeClock(),
     minRefreshIntervalMs: options.interval,
+    maxAgeMs: options.maxAgeMs,
   });
 }
 
@@ -380,6 +382,268 @@ describe('key ring errors', () => {
         const all = `${e.message} ${String(e.cause ?? '')}`;
         for (const s of forbidden) assert.ok(!all.includes(s), `reveals a secret: ${e.message}`);
         return true;
+      });
+    }
+  });
+});
+
+const HOUR = 60 * 60 * 1000;
+/** The key id an rk1 value was written under. */
+const kidIn = (stored: string) => stored.split(':')[1];
+const throttled = () => Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
+/** Lets pending promise callbacks run (a macrotask turn; no time passes on any clock). */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Serves the given staged values only once `open` is called, as a slow Secrets Manager would. */
+function stageLater(values: Partial<Record<Stage, string>>): { open(): void } {
+  let open = () => {};
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  sm.on(GetSecretValueCommand).callsFake(async (input: GetSecretValueCommandInput) => {
+    await gate;
+    const value = values[input.VersionStage as Stage];
+    if (value === undefined) throw notFound();
+    return { SecretString: value, VersionStages: [input.VersionStage] };
+  });
+  return { open };
+}
+
+/** Issue 10, case 1: a ring loaded while the next version was AWSPENDING, then the stages move. */
+async function loadedDuringSetSecret(clock: ReturnType<typeof fakeClock>, maxAgeMs?: number) {
+  stage({ AWSCURRENT: RK1_SECRET_A, AWSPENDING: RK1_SECRET_B });
+  const ring = await load({ clock, maxAgeMs });
+  assert.deepEqual(ring.keyIds, [kidOf(RK1_SECRET_A), kidOf(RK1_SECRET_B)], 'holds current and pending');
+  sm.reset();
+  stage({ AWSCURRENT: RK1_SECRET_B, AWSPREVIOUS: RK1_SECRET_A }); // finishSecret promotes B
+  return ring;
+}
+
+describe('keeping the reader contract', () => {
+  beforeEach(() => sm.reset());
+
+  it('makes a write-only ring loaded during setSecret encrypt with the promoted key once its keys are maxAgeMs old', async () => {
+    const clock = fakeClock();
+    const ring = await loadedDuringSetSecret(clock);
+    clock.advance(HOUR / 2);
+    assert.equal(
+      kidIn(await ring.encrypt('x', where)),
+      kidOf(RK1_SECRET_A),
+      'within the bound it may still write with the old AWSCURRENT',
+    );
+    assert.equal(calls(), 0);
+    clock.advance(HOUR / 2);
+    assert.equal(
+      kidIn(await ring.encrypt('x', where)),
+      kidOf(RK1_SECRET_B),
+      'at maxAgeMs it writes with the promoted key',
+    );
+    assert.equal(ring.currentKeyId, kidOf(RK1_SECRET_B));
+  });
+
+  it('makes a ring that reads only values under keys it holds follow two promotions', async () => {
+    const clock = fakeClock();
+    const ring = await loadedDuringSetSecret(clock);
+    const old = writtenUnder(RK1_SECRET_A, 'old');
+    const moved = writtenUnder(RK1_SECRET_B, 'moved');
+    for (let minutes = 10; minutes < 48; minutes += 10) {
+      clock.advance(10 * 60_000);
+      assert.equal(await ring.decryptString(old, where), 'old');
+      assert.equal(await ring.decryptString(moved, where), 'moved');
+    }
+    assert.equal(calls(), 0, 'no reload before the refresh-ahead point: every key id is known');
+    clock.advance(HOUR - 40 * 60_000);
+    assert.equal(await ring.decryptString(old, where), 'old', 'reading goes on with held keys');
+    assert.equal(
+      kidIn(await ring.encrypt('x', where)),
+      kidOf(RK1_SECRET_B),
+      'writes with the new AWSCURRENT',
+    );
+
+    sm.reset();
+    stage({ AWSCURRENT: RK1_SECRET_C, AWSPREVIOUS: RK1_SECRET_B }); // the next rotation unstages A
+    clock.advance(HOUR);
+    assert.equal(
+      kidIn(await ring.encrypt('x', where)),
+      kidOf(RK1_SECRET_C),
+      'writes with the new AWSCURRENT',
+    );
+    assert.deepEqual(ring.keyIds, [kidOf(RK1_SECRET_C), kidOf(RK1_SECRET_B)]);
+  });
+
+  it('honours a configured maxAgeMs', async () => {
+    const clock = fakeClock();
+    const ring = await loadedDuringSetSecret(clock, 10 * 60_000);
+    assert.equal(ring.maxAgeMs, 10 * 60_000);
+    clock.advance(10 * 60_000);
+    assert.equal(
+      kidIn(await ring.encrypt('x', where)),
+      kidOf(RK1_SECRET_B),
+      'writes with the new AWSCURRENT',
+    );
+  });
+
+  it('defaults maxAgeMs to the contract default of one hour', async () => {
+    stage({ AWSCURRENT: RK1_SECRET_A });
+    const ring = await load();
+    assert.equal(ring.maxAgeMs, DEFAULT_READER_MAX_AGE_MS);
+    assert.equal(DEFAULT_READER_MAX_AGE_MS, HOUR);
+  });
+
+  it('reloads in the background from 80% of maxAgeMs, without holding up encrypt or decrypt', async () => {
+    stage({ AWSCURRENT: RK1_SECRET_A });
+    const clock = fakeClock();
+    const ring = await load({ clock });
+    sm.reset();
+    const slow = stageLater({ AWSCURRENT: RK1_SECRET_B, AWSPREVIOUS: RK1_SECRET_A });
+    clock.advance(0.8 * HOUR - 1);
+    await ring.encrypt('x', where);
+    assert.equal(calls(), 0, 'no reload before 80% of maxAgeMs');
+
+    clock.advance(1);
+    const reloadStartedAt = clock.now();
+    const written = await Promise.race([ring.encrypt('x', where), settle().then(() => 'waited')]);
+    assert.equal(kidIn(written), kidOf(RK1_SECRET_A), 'answers at once, with the held key');
+    assert.equal(calls(), 3, 'a reload has started');
+    clock.advance(1_000);
+    const read = await Promise.race([
+      ring.decryptString(writtenUnder(RK1_SECRET_A, 'old'), where),
+      settle().then(() => 'waited'),
+    ]);
+    assert.equal(read, 'old');
+    assert.equal(calls(), 3, 'later calls share the reload in flight');
+
+    slow.open();
+    await settle();
+    assert.equal(
+      kidIn(await ring.encrypt('x', where)),
+      kidOf(RK1_SECRET_B),
+      'writes with the new AWSCURRENT',
+    );
+    assert.equal(ring.loadedAt, reloadStartedAt, 'dated from when the reload started');
+    assert.equal(calls(), 3);
+  });
+
+  it('reloads once more for a value under an unknown key when the reload in flight began before that key was staged', async () => {
+    stage({ AWSCURRENT: RK1_SECRET_A });
+    const clock = fakeClock();
+    const ring = await load({ clock });
+    sm.reset();
+    // A background reload starts while only A is staged, and answers slowly.
+    const slow = stageLater({ AWSCURRENT: RK1_SECRET_A });
+    clock.advance(0.8 * HOUR);
+    await ring.encrypt('x', where);
+    assert.equal(calls(), 3, 'a background reload is in flight');
+    // Meanwhile a rotation stages B as AWSPENDING and moves a row to it; this instance reads the row.
+    const read = ring.decryptString(writtenUnder(RK1_SECRET_B, 'moved'), where);
+    await settle();
+    sm.reset();
+    stage({ AWSCURRENT: RK1_SECRET_A, AWSPENDING: RK1_SECRET_B });
+    slow.open();
+    assert.equal(await read, 'moved');
+    assert.equal(calls(), 3, 'one more reload, after the one in flight');
+  });
+
+  it('keeps its keys when a background reload fails, with no unhandled rejection, and retries after minRefreshIntervalMs', async () => {
+    stage({ AWSCURRENT: RK1_SECRET_A });
+    const clock = fakeClock();
+    const ring = await load({ clock });
+    const loadedAt = ring.loadedAt;
+    sm.reset();
+    sm.on(GetSecretValueCommand).rejects(throttled());
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      clock.advance(0.8 * HOUR);
+      assert.equal(kidIn(await ring.encrypt('x', where)), kidOf(RK1_SECRET_A), 'goes on with the held key');
+      await settle();
+      assert.equal(calls(), 3);
+      assert.equal(ring.lastRefreshFailedAt, clock.now());
+      assert.equal(ring.loadedAt, loadedAt, 'the old keys and their date are kept');
+      clock.advance(59_999);
+      await ring.encrypt('x', where);
+      await ring.decrypt(writtenUnder(RK1_SECRET_A, 'x'), where);
+      assert.equal(calls(), 3, 'no retry within minRefreshIntervalMs of the failure');
+      clock.advance(1);
+      await ring.encrypt('x', where);
+      await settle();
+      assert.equal(calls(), 6, 'retried once the interval is over');
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+  });
+
+  it('refuses to encrypt once its keys are maxAgeMs old and Secrets Manager fails, and still decrypts with held keys', async () => {
+    stage({ AWSCURRENT: RK1_SECRET_A, AWSPREVIOUS: RK1_SECRET_C });
+    const clock = fakeClock();
+    const ring = await load({ clock });
+    const mine = await ring.encrypt('{"password":"hunter2"}', where);
+    sm.reset();
+    sm.on(GetSecretValueCommand).rejects(throttled());
+    clock.advance(HOUR);
+    await assert.rejects(ring.encrypt('{"password":"hunter2"}', where), (e: Error) => {
+      assert.ok(e instanceof StaleKeyRingError, 'a StaleKeyRingError');
+      assert.equal(e.name, 'StaleKeyRingError');
+      assert.equal((e.cause as Error).name, 'ThrottlingException');
+      assert.equal(e.secretId, 'app');
+      assert.equal(e.loadedAt, clock.now() - HOUR);
+      assert.equal(e.ageMs, HOUR);
+      assert.equal(e.maxAgeMs, HOUR);
+      assert.match(
+        e.message,
+        /^key ring for secret app refuses to encrypt: its keys were loaded 3600000 ms ago/,
+      );
+      const key = (JSON.parse(RK1_SECRET_A) as { encryptionKey: string }).encryptionKey;
+      for (const s of [key, RK1_SECRET_A, 'hunter2'])
+        assert.ok(!e.message.includes(s), 'must not reveal a secret');
+      return true;
+    });
+    assert.equal(calls(), 3, 'it tried to reload first');
+    assert.equal(await ring.decryptString(mine, where), '{"password":"hunter2"}');
+    assert.equal(await ring.decryptString(writtenUnder(RK1_SECRET_C, 'older'), where), 'older');
+
+    await assert.rejects(ring.encrypt('x', where), { name: 'StaleKeyRingError' });
+    assert.equal(calls(), 3, 'a write right after a failed reload fails without piling on');
+    sm.reset();
+    stage({ AWSCURRENT: RK1_SECRET_B, AWSPREVIOUS: RK1_SECRET_A });
+    clock.advance(60_000);
+    assert.equal(kidIn(await ring.encrypt('x', where)), kidOf(RK1_SECRET_B), 'recovers');
+  });
+
+  it('shares one reload between concurrent calls once its keys are maxAgeMs old', async () => {
+    const clock = fakeClock();
+    const ring = await loadedDuringSetSecret(clock);
+    clock.advance(HOUR);
+    const written = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((p) => ring.encrypt(p, where)));
+    const read = await ring.decryptString(writtenUnder(RK1_SECRET_A, 'old'), where);
+    assert.deepEqual(written.map(kidIn), Array(5).fill(kidOf(RK1_SECRET_B)), 'all under the new key');
+    assert.equal(read, 'old');
+    assert.equal(calls(), 3, 'one reload: three stages');
+  });
+
+  it('dates its keys from when the fetch started, not when it ended', async () => {
+    const clock = fakeClock();
+    sm.on(GetSecretValueCommand).callsFake((input: GetSecretValueCommandInput) => {
+      clock.advance(2_000); // a slow answer
+      if (input.VersionStage !== 'AWSCURRENT') throw notFound();
+      return { SecretString: RK1_SECRET_A };
+    });
+    const start = clock.now();
+    const ring = await load({ clock });
+    assert.equal(ring.loadedAt, start);
+    const again = clock.now();
+    await ring.refresh();
+    assert.equal(ring.loadedAt, again);
+  });
+
+  it('refuses a maxAgeMs that is not a positive number', async () => {
+    stage({ AWSCURRENT: RK1_SECRET_A });
+    for (const maxAgeMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await assert.rejects(load({ maxAgeMs }), {
+        name: 'ConfigError',
+        message: `KeyRing maxAgeMs must be a positive number of milliseconds, got ${maxAgeMs}`,
       });
     }
   });
