@@ -8,6 +8,7 @@ import {
   RotateSecretCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { type ColumnCensus, type StagedValue, takeCensus } from '../lambda/census.js';
 import { parseConfig } from '../lambda/config.js';
 import { dataApiRunner } from '../lambda/data-api.js';
 import { createDeps } from '../lambda/deps.js';
@@ -18,7 +19,6 @@ import { generateSecretValue } from '../lambda/secret-template.js';
 import { verifyAll } from '../lambda/verify.js';
 import { type EngineSpec, inProcessInvoker, startLocal } from '../local/index.js';
 import { table } from './cli/format.js';
-import { type ColumnCensus, type StagedValue, takeCensus } from '../lambda/census.js';
 import { progressReporter } from './cli/progress.js';
 import { DEMO_STORED_FIELDS, DEMO_TEMPLATE, seedDemo } from './demo/schema.js';
 

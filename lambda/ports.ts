@@ -16,6 +16,14 @@ export interface SecretDescription {
   /** `undefined` when the service leaves the field out (tolerated, as the AWS templates do). */
   readonly rotationEnabled: boolean | undefined;
   readonly versions: readonly SecretVersionInfo[];
+  /** The secret's tags (rekey keeps its rotation marks there: lambda/rotation-marks.ts). */
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** A version as ListSecretVersionIds lists it. */
+export interface SecretVersionListing extends SecretVersionInfo {
+  /** Epoch ms, when the store says. */
+  readonly createdDate?: number;
 }
 
 /** A secret version with its value. `secretString` is secret: never log it. */
@@ -38,6 +46,12 @@ export interface SecretsStore {
     stage: string,
     move: { toVersionId?: string; fromVersionId?: string },
   ): Promise<void>;
+  /** ListSecretVersionIds: the versions that hold a staging label (all pages). */
+  listVersions(secretId: string): Promise<SecretVersionListing[]>;
+  /** TagResource: sets (adds or replaces) tags. */
+  tag(secretId: string, tags: Readonly<Record<string, string>>): Promise<void>;
+  /** UntagResource. */
+  untag(secretId: string, keys: readonly string[]): Promise<void>;
 }
 
 /** A value passed to or read from SQL. Binary columns come back as `Uint8Array`. */
@@ -56,8 +70,14 @@ export interface ExecuteOptions {
    * Ask for the rows as the Data API's JSON records, which cost far less to parse than typed fields
    * for a page of a thousand rows. Only for selects of text and number columns under distinct,
    * non-numeric names (the names are the JSON keys); 64-bit integers then come back as strings.
+   * Implies `expectRows`.
    */
   readonly jsonRecords?: boolean;
+  /**
+   * The statement returns a result set (a SELECT): an answer that carries neither the rows asked for
+   * nor evidence of an empty result set is an UnexpectedAnswerError, never zero rows.
+   */
+  readonly expectRows?: boolean;
 }
 
 /** Runs SQL with `:name` parameters, through the Data API or a direct connection. */

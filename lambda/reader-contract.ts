@@ -23,7 +23,8 @@ export const DEFAULT_READER_MARGIN_MS = 5 * 60 * 1000;
 
 /**
  * How often a running setSecret or testSecret re-checks that its version still holds AWSPENDING and
- * that no operator is aborting it: often enough that `rekey abort` waits seconds, rarely enough that
- * Secrets Manager's shared API rate (DescribeSecret) is not a cost.
+ * that no operator is aborting it: often enough that it adds little to `rekey abort`'s wait (this plus
+ * one statement, about 70 s), rarely enough that Secrets Manager's shared API rate (DescribeSecret) is
+ * not a cost.
  */
 export const DEFAULT_STAGE_CHECK_INTERVAL_MS = 10_000;

@@ -1,5 +1,5 @@
 import type { FieldContext } from './codecs/types.js';
-import { RowTooLargeError } from './errors.js';
+import { IncompletePassError, RowTooLargeError, WriteMissedError } from './errors.js';
 import type { ProgressSink, SqlRunner } from './ports.js';
 import { forEachInTurns, type PassProgress, retried, type ScanDeps, scanColumn } from './scan.js';
 import { asText, type CasWrite, type RowId, type StoredRow, TableSql } from './sql.js';
@@ -85,9 +85,35 @@ export async function reencrypt(plan: ReencryptPlan, deps: ReencryptDeps): Promi
   const progress = { done: 0, total };
   const columns: ColumnReport[] = [];
   for (const w of work) {
-    columns.push(await reencryptColumn(w.keys, deps, w.table, w.column, w.avgBytes, progress));
+    const column = await reencryptColumn(w.keys, deps, w.table, w.column, w.avgBytes, progress);
+    if (column.scanned === 0 && w.rows > 0) await checkNothingLeft(deps, w, column);
+    columns.push(column);
   }
   return { columns, total, done: progress.done };
+}
+
+/**
+ * A column that had rows to move but whose pass read none: either another pass moved them meanwhile (a
+ * resume beside the service's retry), or the pass was blind (an answer without its records). A recount
+ * tells which; the blind pass is an error, never a success.
+ * @throws IncompletePassError when the rows that needed work are all still there.
+ */
+async function checkNothingLeft(
+  deps: ReencryptDeps,
+  w: { readonly table: TableSql; readonly keys: TableKeys; readonly column: string; readonly rows: number },
+  column: ColumnReport,
+): Promise<void> {
+  const skipPrefix = w.keys.codec.sqlPrefix(w.keys.target);
+  const left = (await retried(deps, () => w.table.stats(w.column, skipPrefix))).rows;
+  if (left >= w.rows) {
+    throw new IncompletePassError(
+      w.table.name,
+      w.column,
+      { before: w.rows, after: left },
+      column.scanned,
+      're-encryption',
+    );
+  }
 }
 
 async function reencryptColumn(
@@ -163,7 +189,8 @@ async function writePage(
   const written = await retried(deps, () => table.compareAndSwap(column, writes));
   report.rewritten += written;
   report.conflicts += writes.length - written;
-  if (written < writes.length) await resolveConflicts(plan, deps, table, column, where, range, report);
+  if (written < writes.length)
+    await resolveConflicts(plan, deps, table, column, where, range, writes, report);
 }
 
 /** The value re-encrypted under the target key, or `undefined` when the row is skipped (and counted). */
@@ -199,7 +226,11 @@ function rewriteValue(
 
 /**
  * Rows that changed between read and write were written by the app meanwhile: re-read exactly that
- * id range and try again, a bounded number of times, never overwriting the app's value.
+ * id range and try again, a bounded number of times, never overwriting the app's value. A row that
+ * still holds exactly the value the failed write expected was not changed by anyone: the write missed
+ * it (ids that do not round-trip, a rewriting trigger), which no retry mends and no allowance for app
+ * writes may cover.
+ * @throws WriteMissedError naming the rows' ids.
  */
 async function resolveConflicts(
   plan: TableKeys,
@@ -208,13 +239,19 @@ async function resolveConflicts(
   column: string,
   where: FieldContext,
   range: PageRange,
+  failed: readonly CasWrite[],
   report: ColumnReport,
 ): Promise<void> {
   const { after, upTo, skipPrefix } = range;
+  let attempted = failed;
   for (let round = 1; round <= CONFLICT_ROUNDS; round++) {
     const rows = await retried(deps, () =>
       table.page(column, { after, upTo, limit: deps.config.paging.maxRows * 2, skipPrefix }),
     );
+    const missed = unchangedRows(attempted, rows);
+    if (missed.length > 0) {
+      throw new WriteMissedError(table.name, column, missed.slice(0, REPORTED_IDS), missed.length);
+    }
     const counts = emptyReport(table.name, column);
     const writes: CasWrite[] = [];
     for (const row of rows) {
@@ -224,6 +261,7 @@ async function resolveConflicts(
     const written = await retried(deps, () => table.compareAndSwap(column, writes));
     report.rewritten += written;
     if (written === writes.length) return;
+    attempted = writes;
     if (round === CONFLICT_ROUNDS) {
       report.unresolved += writes.length - written;
       deps.log.warn('rows kept changing during re-encryption; left for the next pass', {
@@ -234,6 +272,12 @@ async function resolveConflicts(
       });
     }
   }
+}
+
+/** Ids of the rows that still hold exactly the value a write expected (so the write missed them). */
+function unchangedRows(writes: readonly CasWrite[], rows: readonly StoredRow[]): string[] {
+  const expected = new Map(writes.map((w) => [String(w.id), asText(w.old)]));
+  return rows.filter((r) => expected.get(String(r.id)) === asText(r.value)).map((r) => String(r.id));
 }
 
 function emptyReport(table: string, column: string): ColumnReport {

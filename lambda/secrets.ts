@@ -1,12 +1,15 @@
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   ResourceNotFoundException,
   type SecretsManagerClient,
+  TagResourceCommand,
+  UntagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import type { SecretDescription, SecretsStore, SecretValue } from './ports.js';
+import type { SecretDescription, SecretsStore, SecretValue, SecretVersionListing } from './ports.js';
 
 /** The secrets store over the real Secrets Manager client (or the local endpoint, same wire). */
 export function secretsManagerStore(client: SecretsManagerClient): SecretsStore {
@@ -17,6 +20,9 @@ export function secretsManagerStore(client: SecretsManagerClient): SecretsStore 
         arn: out.ARN ?? secretId,
         name: out.Name ?? secretId,
         rotationEnabled: out.RotationEnabled,
+        tags: Object.fromEntries(
+          (out.Tags ?? []).flatMap((t) => (t.Key === undefined ? [] : [[t.Key, t.Value ?? '']])),
+        ),
         versions: Object.entries(out.VersionIdsToStages ?? {}).map(([versionId, stages]) => ({
           versionId,
           stages: stages ?? [],
@@ -58,6 +64,39 @@ export function secretsManagerStore(client: SecretsManagerClient): SecretsStore 
           RemoveFromVersionId: move.fromVersionId,
         }),
       );
+    },
+
+    async listVersions(secretId): Promise<SecretVersionListing[]> {
+      const versions: SecretVersionListing[] = [];
+      let next: string | undefined;
+      do {
+        const out = await client.send(
+          new ListSecretVersionIdsCommand({ SecretId: secretId, NextToken: next }),
+        );
+        for (const v of out.Versions ?? []) {
+          if (v.VersionId === undefined) continue;
+          versions.push({
+            versionId: v.VersionId,
+            stages: v.VersionStages ?? [],
+            ...(v.CreatedDate ? { createdDate: v.CreatedDate.getTime() } : {}),
+          });
+        }
+        next = out.NextToken;
+      } while (next);
+      return versions;
+    },
+
+    async tag(secretId, tags): Promise<void> {
+      await client.send(
+        new TagResourceCommand({
+          SecretId: secretId,
+          Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+        }),
+      );
+    },
+
+    async untag(secretId, keys): Promise<void> {
+      await client.send(new UntagResourceCommand({ SecretId: secretId, TagKeys: [...keys] }));
     },
   };
 }

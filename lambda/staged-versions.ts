@@ -1,7 +1,7 @@
+import type { KeyLabel, StagedValue } from './census.js';
 import type { RekeyConfig } from './config.js';
 import type { SecretDescription, SecretsStore, SecretVersionInfo } from './ports.js';
 import { checkSecretValue } from './secret-template.js';
-import type { KeyLabel, StagedValue } from './census.js';
 
 /** The versions that hold the rotation's labels. */
 export interface StagedVersions {

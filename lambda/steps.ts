@@ -1,12 +1,24 @@
-import type { RekeyConfig } from './config.js';
-import { RotationStateError, VerificationError } from './errors.js';
-import type { Clock, Log, ProgressSink, SecretsStore, SecretValue, SqlRunner } from './ports.js';
+import { dataKeyFromSecretString } from './codecs/index.js';
+import { type RekeyConfig, tableCodec } from './config.js';
+import { RotationStateError, SecretFormatError, VerificationError } from './errors.js';
+import type {
+  Clock,
+  Log,
+  ProgressSink,
+  SecretDescription,
+  SecretsStore,
+  SecretValue,
+  SqlRunner,
+} from './ports.js';
+import { checkReadersCaughtUp } from './reader-bound.js';
 import { type ReencryptReport, reencrypt } from './reencrypt.js';
 import type { RetryPolicy } from './retry.js';
 import type { RotationEvent, RotationStep, SweepEvent } from './rotation-event.js';
+import { MARK_TAGS, promotedTag, readMarks } from './rotation-marks.js';
 import { checkSecretValue, generateSecretValue, type RandomBytes } from './secret-template.js';
+import { guardedRunner, stageProblem } from './stage-guard.js';
 import type { KeyVersions } from './table-keys.js';
-import { type ColumnVerification, checkKeysReachable, verifyAll } from './verify.js';
+import { type ColumnVerification, checkKeysReachable, incompleteRead, verifyAll } from './verify.js';
 
 /** Everything a step needs; the Lambda, the CLI and the tests each build their own. */
 export interface StepDeps {
@@ -39,9 +51,7 @@ export async function runStep(event: RotationEvent, deps: StepDeps): Promise<voi
   if (!version)
     throw new RotationStateError(`Secret version ${token} has no stage for rotation of secret ${secretId}.`);
   if (version.stages.includes('AWSCURRENT')) {
-    if (step === 'finishSecret' && version.stages.includes('AWSPENDING')) {
-      await deps.secrets.moveStage(secretId, 'AWSPENDING', { fromVersionId: token });
-    }
+    if (step === 'finishSecret') await completePromotion(deps, description, secretId, token);
     deps.log.info(`Secret version ${token} already set as AWSCURRENT for secret ${secretId}.`, logFields);
     return;
   }
@@ -50,8 +60,23 @@ export async function runStep(event: RotationEvent, deps: StepDeps): Promise<voi
       `Secret version ${token} not set as AWSPENDING for rotation of secret ${secretId}.`,
     );
   }
+  const problem = stageProblem(description, { secretId, token, step });
+  if (problem) throw new RotationStateError(problem);
   const currentVersionId = description.versions.find((v) => v.stages.includes('AWSCURRENT'))?.versionId;
-  const ctx: StepContext = { deps, secretId, token, currentVersionId, logFields };
+  // The passes that write re-check, between statements, that the version is still theirs: an operator's
+  // abort (or a value written by hand) must stop them before they write under a key being unstaged.
+  const db =
+    step === 'setSecret' || step === 'testSecret'
+      ? guardedRunner(deps.db, deps, { secretId, token, step }, deps.config.stageCheckIntervalMs, started)
+      : deps.db;
+  const ctx: StepContext = {
+    deps: { ...deps, db },
+    secretId,
+    token,
+    currentVersionId,
+    description,
+    logFields,
+  };
   await STEPS[step](ctx, event);
   deps.log.info(`${step} done`, { ...logFields, durationMs: deps.clock.now() - started });
 }
@@ -61,6 +86,8 @@ interface StepContext {
   readonly secretId: string;
   readonly token: string;
   readonly currentVersionId: string | undefined;
+  /** DescribeSecret as the step found it. */
+  readonly description: SecretDescription;
   readonly logFields: Record<string, unknown>;
 }
 
@@ -84,6 +111,10 @@ async function createSecret(ctx: StepContext, event: RotationEvent): Promise<voi
   if (pending) {
     deps.log.info('createSecret: Successfully retrieved secret.', ctx.logFields);
     return;
+  }
+  const previous = await deps.secrets.getValue(secretId, { stage: 'AWSPREVIOUS' });
+  if (previous && holdsAnotherKey(deps.config, previous.secretString, [current.secretString])) {
+    await checkReadersCaughtUp(deps, ctx.description, 'start a rotation');
   }
   const value = generateSecretValue(deps.config.secretTemplate, carryOver, deps.random);
   await deps.secrets.putPending(secretId, token, value, event.RotationToken);
@@ -130,22 +161,50 @@ async function testSecret(ctx: StepContext): Promise<void> {
   }
   if (problems.length > 0) {
     deps.log.error('testSecret: verification failed', { ...ctx.logFields, ...totals });
+    if (readMarks(ctx.description).verified === ctx.token)
+      await deps.secrets.untag(ctx.secretId, [MARK_TAGS.verified]);
     throw new VerificationError(`testSecret failed for version ${ctx.token}: ${problems.join('; ')}`);
   }
+  // finishSecret promotes only a version this mark names: the proof that this check passed.
+  await deps.secrets.tag(ctx.secretId, { [MARK_TAGS.verified]: ctx.token });
   deps.log.info('testSecret: every stored field decrypts with the pending version', {
     ...ctx.logFields,
     ...totals,
   });
 }
 
-/** Moves AWSCURRENT to the pending version (the service moves AWSPREVIOUS), then drops AWSPENDING. */
+/**
+ * Moves AWSCURRENT to the pending version (the service moves AWSPREVIOUS), records the promotion, then
+ * drops AWSPENDING. Promotion is the one irreversible act, so it first wants positive proof: testSecret
+ * passed for this version, no reader within the reader bound may still encrypt with the key that the
+ * move unstages, and no stored row sits under a key that would be unstaged (in SQL, for codecs with a
+ * clear-text key id; Fernet rows were each read by testSecret).
+ * @throws RotationStateError when testSecret has not passed or readers may still use the key;
+ * StrandedRowsError when rows sit under a key the move would unstage.
+ */
 async function finishSecret(ctx: StepContext): Promise<void> {
   const { deps, secretId, token, currentVersionId } = ctx;
+  if (readMarks(ctx.description).verified !== token) {
+    throw new RotationStateError(
+      `finishSecret: testSecret has not passed for version ${token} of secret ${secretId} (no ${MARK_TAGS.verified} mark names it); ` +
+        'refusing to promote an untested version. The service runs testSecret before finishSecret; to drive the steps yourself, use `rekey resume`',
+    );
+  }
+  const keys = await loadKeys(ctx);
+  const [current, previous] = keys.sources;
+  if (previous !== undefined && holdsAnotherKey(deps.config, previous, [keys.target, current ?? ''])) {
+    await checkReadersCaughtUp(deps, ctx.description, 'promote version');
+  }
+  await checkKeysReachable(
+    current === undefined ? [keys.target] : [keys.target, current],
+    scanDeps(ctx),
+    lastPromotion(ctx.description),
+  );
   await deps.secrets.moveStage(secretId, 'AWSCURRENT', {
     toVersionId: token,
     fromVersionId: currentVersionId,
   });
-  await deps.secrets.moveStage(secretId, 'AWSPENDING', { fromVersionId: token });
+  await completePromotion(deps, ctx.description, secretId, token);
   deps.log.info(
     `finishSecret: Successfully set AWSCURRENT stage to version ${token} for secret ${secretId}.`,
     ctx.logFields,
@@ -162,13 +221,19 @@ export async function runSweep(event: SweepEvent, deps: StepDeps): Promise<Reenc
     throw new RotationStateError('sweep needs a SecretId in the event or secretId in the configuration');
   const logFields = { step: 'sweep', secretId };
   const description = await deps.secrets.describe(secretId);
-  const pending = description.versions.find(
+  const pendingVersion = description.versions.find(
     (v) => v.stages.includes('AWSPENDING') && !v.stages.includes('AWSCURRENT'),
   );
-  if (pending) {
+  // A pending version without a value (RotateSecret registered it, createSecret refused or has not
+  // run) holds no key any row can be under: the sweep goes on. Its writes are compare-and-swap under
+  // AWSCURRENT, a source of any setSecret that starts meanwhile, so the two never undo each other.
+  const pending =
+    pendingVersion &&
+    (await deps.secrets.getValue(secretId, { versionId: pendingVersion.versionId, stage: 'AWSPENDING' }));
+  if (pendingVersion && pending) {
     deps.log.info('sweep: a rotation is in progress; nothing to do', {
       ...logFields,
-      versionId: pending.versionId,
+      versionId: pendingVersion.versionId,
     });
     return undefined;
   }
@@ -184,12 +249,52 @@ export async function runSweep(event: SweepEvent, deps: StepDeps): Promise<Reenc
     secretId,
     token: current.versionId,
     currentVersionId: current.versionId,
+    description,
     logFields,
   };
-  await checkKeysReachable([versions.target, ...versions.sources], scanDeps(ctx));
+  await checkKeysReachable([versions.target, ...versions.sources], scanDeps(ctx), lastPromotion(description));
   const report = await reencrypt(versions, { ...scanDeps(ctx), progress: deps.progress });
   deps.log.info('sweep: stragglers moved to AWSCURRENT', { ...logFields, ...summarize(report) });
   return report;
+}
+
+/**
+ * The rest of a promotion once AWSCURRENT is on the token (also when a retry finds it there already):
+ * the `rekey:promoted` mark, written after the move so its time is never earlier than the promotion,
+ * then AWSPENDING off the token.
+ */
+async function completePromotion(
+  deps: StepDeps,
+  description: SecretDescription,
+  secretId: string,
+  token: string,
+): Promise<void> {
+  if (readMarks(description).promoted?.versionId !== token) {
+    await deps.secrets.tag(secretId, promotedTag(token, deps.clock.now()));
+  }
+  const stages = description.versions.find((v) => v.versionId === token)?.stages ?? [];
+  if (stages.includes('AWSPENDING'))
+    await deps.secrets.moveStage(secretId, 'AWSPENDING', { fromVersionId: token });
+}
+
+/**
+ * Whether `value` holds a data key (for some table's codec and key field) that none of `others` holds:
+ * then unstaging it could strand rows. A value whose key field is unusable wrote nothing readable.
+ */
+function holdsAnotherKey(config: RekeyConfig, value: string, others: readonly string[]): boolean {
+  const kid = (secretString: string, table: RekeyConfig['storedFields'][number]) => {
+    const { codec, dataKeyField } = tableCodec(config, table);
+    try {
+      return dataKeyFromSecretString(secretString, dataKeyField, codec).kid;
+    } catch (error) {
+      if (error instanceof SecretFormatError) return undefined;
+      throw error;
+    }
+  };
+  return config.storedFields.some((table) => {
+    const own = kid(value, table);
+    return own !== undefined && others.every((other) => kid(other, table) !== own);
+  });
 }
 
 /** The pending value is the target; current and previous values are the sources. Secret: never log. */
@@ -208,7 +313,7 @@ async function loadKeys(ctx: StepContext): Promise<KeyVersions> {
 }
 
 async function moveToPending(ctx: StepContext, keys: KeyVersions): Promise<ReencryptReport> {
-  await checkKeysReachable([keys.target, ...keys.sources], scanDeps(ctx));
+  await checkKeysReachable([keys.target, ...keys.sources], scanDeps(ctx), lastPromotion(ctx.description));
   return reencrypt(keys, { ...scanDeps(ctx), progress: ctx.deps.progress });
 }
 
@@ -226,6 +331,13 @@ async function requireCurrent(ctx: StepContext): Promise<SecretValue> {
 function checked(version: SecretValue, config: RekeyConfig): string {
   checkSecretValue(version.secretString, config.secretTemplate, `version ${version.versionId}`);
   return version.secretString;
+}
+
+/** What the marks say of the last promotion, for a StrandedRowsError (a key last current before it is unstaged since). */
+function lastPromotion(description: SecretDescription): string | undefined {
+  const promoted = readMarks(description).promoted;
+  if (!promoted) return undefined;
+  return `the last promotion rekey recorded made version ${promoted.versionId} AWSCURRENT at ${new Date(promoted.at).toISOString()}: a key that was AWSCURRENT before the one it replaced has been unstaged since then at the latest`;
 }
 
 function scanDeps(ctx: StepContext) {
@@ -251,6 +363,12 @@ function verificationProblems(columns: readonly ColumnVerification[], config: Re
   const problems: string[] = [];
   for (const c of columns) {
     const where = `${c.table}.${c.column}`;
+    if (incompleteRead(c)) {
+      problems.push(
+        `${where}: read ${c.rows} rows but the column held ${c.counted.before} before the read and ${c.counted.after} after ` +
+          '(a read that misses rows proves nothing: a Data API answer without its records, ids that do not round-trip, or bulk deletes and inserts during the read)',
+      );
+    }
     if (c.offOlder > 0) {
       problems.push(
         `${where}: ${c.offOlder} rows still under an older key than AWSCURRENT (ids ${c.offOlderIds.join(', ')})`,

@@ -1,5 +1,5 @@
 import type { Codec, DataKey, FieldContext } from './codecs/types.js';
-import { StrandedRowsError } from './errors.js';
+import { type StrandedRows, StrandedRowsError } from './errors.js';
 import type { ProgressSink, SqlRunner } from './ports.js';
 import { openTables } from './reencrypt.js';
 import { forEachInTurns, retried, type ScanDeps, scanColumn } from './scan.js';
@@ -13,6 +13,8 @@ export interface ColumnVerification {
   readonly table: string;
   readonly column: string;
   rows: number;
+  /** Rows with a value in the column (COUNT) before and after the read, for the completeness check. */
+  readonly counted: { before: number; after: number };
   underTarget: number;
   /** Readable, but under another staged key (written by the app after the last pass). */
   offTarget: number;
@@ -30,9 +32,9 @@ export interface ColumnVerification {
 
 /**
  * Reads every stored value and proves it decrypts with the `target` version's key alone. Values under
- * one of the `sources` versions' keys
- * are counted as off target; values in no key's format as plaintext; the rest as undecryptable.
- * Read-only.
+ * one of the `sources` versions' keys are counted as off target; values in no key's format as
+ * plaintext; the rest as undecryptable. Each column is counted before and after its read, so the
+ * caller can check that the read saw every row (see {@link incompleteRead}). Read-only.
  */
 export async function verifyAll(
   versions: KeyVersions,
@@ -46,6 +48,7 @@ export async function verifyAll(
     firstSourceKid: string | undefined;
     column: string;
     avgBytes: number;
+    rows: number;
   }[] = [];
   let total = 0;
   const first = versions.sources[0];
@@ -58,13 +61,14 @@ export async function verifyAll(
     for (const column of table.table.columns) {
       const stats = await retried(deps, () => table.stats(column));
       total += stats.rows;
-      work.push({ table, keys, firstSourceKid, column, avgBytes: stats.avgBytes });
+      work.push({ table, keys, firstSourceKid, column, avgBytes: stats.avgBytes, rows: stats.rows });
     }
   }
   const progress = { done: 0, total };
-  for (const { table, keys, firstSourceKid, column, avgBytes } of work) {
+  for (const { table, keys, firstSourceKid, column, avgBytes, rows: before } of work) {
     const { codec, target } = keys;
     const result = emptyVerification(table.name, column);
+    result.counted.before = before;
     const where: FieldContext = { table: table.table.table, column };
     await scanColumn(deps, table, column, { avgBytes, skipPrefix: undefined, progress }, async (rows) => {
       await forEachInTurns(rows, (row) => {
@@ -98,25 +102,27 @@ export async function verifyAll(
       });
       return { verified: rows.length };
     });
+    result.counted.after = (await retried(deps, () => table.stats(column))).rows;
     results.push(result);
   }
   return results;
 }
 
 /**
- * Refuses to go on when stored rows carry a key id that none of the reachable versions holds: a manual
- * PutSecretValue mid-rotation makes the service drop AWSPENDING, and the rows already moved to that key
- * would be stranded by another pass. Only codecs with a clear-text key id can be checked this way (in
+ * Refuses to go on when stored rows carry a key id that none of the reachable versions holds: another
+ * pass, or a promotion, would strand them for good (see StrandedRowsError for how they get there). Only codecs with a clear-text key id can be checked this way (in
  * SQL, without reading values); Fernet rows are checked row by row during the pass instead.
- * @throws StrandedRowsError naming the table, column, key ids (public) and row counts.
+ * @param context what else is known, for the error (the last promotion rekey recorded).
+ * @throws StrandedRowsError naming the table, column, key ids (public), row counts and the causes.
  */
 export async function checkKeysReachable(
   reachable: readonly string[],
   deps: ScanDeps & { readonly db: SqlRunner },
+  context?: string,
 ): Promise<void> {
   const [first, ...rest] = reachable;
   if (first === undefined) return;
-  const stranded: string[] = [];
+  const stranded: StrandedRows[] = [];
   for (const table of await openTables(deps)) {
     const { codec, target, sources } = tableKeys(deps.config, table.table, { target: first, sources: rest });
     const prefixLength = codec.sqlPrefix(target)?.length;
@@ -127,18 +133,11 @@ export async function checkKeysReachable(
         table.countByPrefix(column, codec.formatPrefix as string, prefixLength),
       );
       for (const [prefix, rows] of counts) {
-        if (!known.has(prefix))
-          stranded.push(`${table.name}.${column}: ${rows} rows under key id '${prefix}'`);
+        if (!known.has(prefix)) stranded.push({ table: table.name, column, keyId: prefix, rows });
       }
     }
   }
-  if (stranded.length > 0) {
-    throw new StrandedRowsError(
-      `stored rows use keys that no version staged AWSCURRENT, AWSPENDING or AWSPREVIOUS holds (${stranded.join('; ')}); ` +
-        'a value was probably written to the secret during a rotation. Refusing to go on rather than strand them: ' +
-        'see docs/operations.md, "Rows under an unstaged key"',
-    );
-  }
+  if (stranded.length > 0) throw new StrandedRowsError(stranded, context);
 }
 
 function opens(codec: Codec, text: string, key: DataKey, where: FieldContext): boolean {
@@ -159,6 +158,7 @@ function emptyVerification(table: string, column: string): ColumnVerification {
     table,
     column,
     rows: 0,
+    counted: { before: 0, after: 0 },
     underTarget: 0,
     offTarget: 0,
     offOlder: 0,
@@ -168,4 +168,15 @@ function emptyVerification(table: string, column: string): ColumnVerification {
     plaintextIds: [],
     undecryptableIds: [],
   };
+}
+
+/**
+ * Whether a column's read saw fewer or more rows than the table held: app writes during the read move
+ * the count between its value before and after, so a count outside that range (or none read of a
+ * column that has rows) means the pass did not see what it proves.
+ */
+export function incompleteRead(c: Pick<ColumnVerification, 'rows' | 'counted'>): boolean {
+  const low = Math.min(c.counted.before, c.counted.after);
+  const high = Math.max(c.counted.before, c.counted.after);
+  return c.rows < low || c.rows > high;
 }

@@ -4,12 +4,20 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 
-/** What the rotation function calls on the rotated secret, and nothing more (no GetRandomPassword). */
+/**
+ * What the rotation function calls on the rotated secret, and nothing more (no GetRandomPassword). Tags
+ * carry rekey's rotation marks (when a version was promoted, that testSecret passed, that an abort is
+ * under way: lambda/rotation-marks.ts), which the steps need as positive proof before they act; a
+ * version's CreatedDate (ListSecretVersionIds) says when a value written straight to AWSCURRENT became so.
+ */
 export const SECRET_ACTIONS = [
   'secretsmanager:DescribeSecret',
   'secretsmanager:GetSecretValue',
   'secretsmanager:PutSecretValue',
   'secretsmanager:UpdateSecretVersionStage',
+  'secretsmanager:ListSecretVersionIds',
+  'secretsmanager:TagResource',
+  'secretsmanager:UntagResource',
 ] as const;
 
 /**

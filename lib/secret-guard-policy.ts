@@ -4,14 +4,17 @@ import { type ISecret, ResourcePolicy } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 
 /**
- * Actions that write a value, move a staging label or delete the secret. A value written by hand
- * mid-rotation makes the service abandon the rotation and strands the rows already moved to the
- * pending key; a label moved by hand can drop a key that stored rows still need.
+ * Actions that write a value, move a staging label, change rekey's rotation marks (tags) or delete the
+ * secret. A value written by hand mid-rotation makes the service abandon the rotation and strands the
+ * rows already moved to the pending key; a label moved by hand can drop a key that stored rows still
+ * need; a rotation mark set by hand could let a promotion unstage a key that readers still use.
  */
 export const GUARDED_ACTIONS = [
   'secretsmanager:PutSecretValue',
   'secretsmanager:UpdateSecret',
   'secretsmanager:UpdateSecretVersionStage',
+  'secretsmanager:TagResource',
+  'secretsmanager:UntagResource',
   'secretsmanager:DeleteSecret',
 ] as const;
 

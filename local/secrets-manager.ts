@@ -11,6 +11,8 @@ import {
   listSecretVersionIds,
   type OperationContext,
   putSecretValue,
+  tagResource,
+  untagResource,
   updateSecretVersionStage,
 } from './secrets-manager/operations.js';
 import { randomPassword } from './secrets-manager/password.js';
@@ -24,6 +26,8 @@ import {
   randomPasswordRequest,
   rotateSecretRequest,
   secretIdRequest,
+  tagResourceRequest,
+  untagResourceRequest,
   updateStageRequest,
 } from './secrets-manager/requests.js';
 import { RotationRunner } from './secrets-manager/rotation.js';
@@ -96,6 +100,10 @@ export class LocalSecretsManager {
         return updateSecretVersionStage(ctx, parseRequest(updateStageRequest, body));
       case 'ListSecretVersionIds':
         return listSecretVersionIds(ctx, parseRequest(listVersionsRequest, body));
+      case 'TagResource':
+        return tagResource(ctx, parseRequest(tagResourceRequest, body));
+      case 'UntagResource':
+        return untagResource(ctx, parseRequest(untagResourceRequest, body));
       case 'RotateSecret':
         return this.rotations.rotate(parseRequest(rotateSecretRequest, body));
       case 'CancelRotateSecret':

@@ -2,20 +2,20 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { PutSecretValueCommand, ResourceNotFoundException } from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
+import { keyIdsOf, takeCensus, totalOf } from '../../lambda/census.js';
 import type { RekeyConfig } from '../../lambda/config.js';
 import { RotationStateError, SecretFormatError } from '../../lambda/errors.js';
 import type { SecretDescription, SecretsStore } from '../../lambda/ports.js';
 import { checkSecretValue, generateSecretValue } from '../../lambda/secret-template.js';
+import { stagedVersions } from '../../lambda/staged-versions.js';
 import { awsClients, CLI_DEADLINE_MS, rotationDeps } from './clients.js';
 import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import type { Input } from './io.js';
-import { keyIdsOf, takeCensus, totalOf } from '../../lambda/census.js';
 import { cliLog } from './log.js';
 import { type CommonOptions, examples, secretIdFrom, withCommonOptions } from './options.js';
 import { progressReporter } from './progress.js';
-import { stagedVersions } from '../../lambda/staged-versions.js';
 
 /** An adopted key longer than this is not a key: refuse rather than read a whole file into a secret. */
 const MAX_KEY_BYTES = 64 * 1024;

@@ -1,14 +1,14 @@
 import type { Command } from 'commander';
+import { type CensusTotal, type ColumnCensus, keyIdsOf, takeCensus, totalOf } from '../../lambda/census.js';
+import { loadStagedValues, stagedVersions } from '../../lambda/staged-versions.js';
 import { awsClients, CLI_DEADLINE_MS, rotationDeps } from './clients.js';
 import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { table } from './format.js';
-import { type CensusTotal, type ColumnCensus, keyIdsOf, takeCensus, totalOf } from '../../lambda/census.js';
 import { cliLog } from './log.js';
 import { type CommonOptions, examples, secretIdFrom, withCommonOptions } from './options.js';
 import { progressReporter } from './progress.js';
-import { loadStagedValues, stagedVersions } from '../../lambda/staged-versions.js';
 
 interface InventoryOptions extends CommonOptions {
   readonly secretId?: string;

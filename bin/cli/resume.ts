@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { RotationStateError } from '../../lambda/errors.js';
 import { ROTATION_STEPS } from '../../lambda/rotation-event.js';
+import { stagedVersions } from '../../lambda/staged-versions.js';
 import { runStep } from '../../lambda/steps.js';
 import { awsClients, CLI_DEADLINE_MS, rotationDeps } from './clients.js';
 import { loadConfigFile } from './config-file.js';
@@ -10,7 +11,6 @@ import { duration } from './format.js';
 import { cliLog } from './log.js';
 import { type CommonOptions, examples, secretIdFrom, withCommonOptions } from './options.js';
 import { progressReporter } from './progress.js';
-import { stagedVersions } from '../../lambda/staged-versions.js';
 
 interface ResumeOptions extends CommonOptions {
   readonly secretId?: string;

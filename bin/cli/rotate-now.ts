@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DescribeSecretCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
 import { RotationStateError } from '../../lambda/errors.js';
+import { stagedVersions } from '../../lambda/staged-versions.js';
 import { type AwsClients, awsClients } from './clients.js';
 import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';
@@ -10,7 +11,6 @@ import { duration } from './format.js';
 import { cliLog } from './log.js';
 import { type CommonOptions, examples, parseSeconds, secretIdFrom, withCommonOptions } from './options.js';
 import { type RowCounter, rowCounter } from './row-counter.js';
-import { stagedVersions } from '../../lambda/staged-versions.js';
 
 interface RotateNowOptions extends CommonOptions {
   readonly secretId?: string;

@@ -1,10 +1,10 @@
+import { takeCensus } from '../../lambda/census.js';
 import { codecFor } from '../../lambda/codecs/index.js';
 import { type RekeyConfig, tableCodec } from '../../lambda/config.js';
 import type { Clock, Log } from '../../lambda/ports.js';
 import { checkSecretValue } from '../../lambda/secret-template.js';
 import { type AwsClients, rotationDeps } from './clients.js';
 import { errorLine } from './exit-codes.js';
-import { takeCensus } from '../../lambda/census.js';
 
 /** Rows under the new key out of the stored values counted, and a note to print once, if any. */
 export interface RowCount {

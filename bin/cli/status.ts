@@ -6,12 +6,12 @@ import {
   type SecretVersionsListEntry,
 } from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
+import { stagedVersions } from '../../lambda/staged-versions.js';
 import { awsClients } from './clients.js';
 import { type CommandContext, printJson, printLines } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { isoDate, relative, table } from './format.js';
 import { type CommonOptions, examples, withCommonOptions } from './options.js';
-import { stagedVersions } from '../../lambda/staged-versions.js';
 
 interface StatusOptions extends CommonOptions {
   readonly secretId: string;

@@ -15,6 +15,8 @@ import type {
   listVersionsRequest,
   putSecretValueRequest,
   secretIdRequest,
+  tagResourceRequest,
+  untagResourceRequest,
   updateStageRequest,
 } from './requests.js';
 import {
@@ -246,6 +248,31 @@ export function updateSecretVersionStage(
   secret.lastChangedDate = now;
   ctx.store.save();
   return { ARN: secret.arn, Name: secret.name };
+}
+
+/** TagResource: adds tags or replaces the value of those already there. */
+export function tagResource(ctx: OperationContext, input: z.infer<typeof tagResourceRequest>): Wire {
+  const now = ctx.clock.now();
+  const secret = ctx.store.requireLive(input.SecretId, now);
+  for (const { Key, Value } of input.Tags) {
+    const existing = secret.tags.find((t) => t.Key === Key);
+    if (existing) existing.Value = Value ?? '';
+    else secret.tags.push({ Key, Value: Value ?? '' });
+  }
+  if (secret.tags.length > 50) throw invalidParameter('A secret can have at most 50 tags.');
+  secret.lastChangedDate = now;
+  ctx.store.save();
+  return {};
+}
+
+/** UntagResource: removes the tags with these keys; keys it does not have are ignored. */
+export function untagResource(ctx: OperationContext, input: z.infer<typeof untagResourceRequest>): Wire {
+  const now = ctx.clock.now();
+  const secret = ctx.store.requireLive(input.SecretId, now);
+  secret.tags = secret.tags.filter((t) => t.Key === undefined || !input.TagKeys.includes(t.Key));
+  secret.lastChangedDate = now;
+  ctx.store.save();
+  return {};
 }
 
 /**

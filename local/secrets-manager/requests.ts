@@ -49,6 +49,25 @@ export const updateStageRequest = z.object({
   MoveToVersionId: versionId.optional(),
 });
 
+/** A tag as the service takes it: key 1-128 and value 0-256 characters, neither starting with `aws:`. */
+const tag = z.object({
+  Key: z
+    .string()
+    .min(1)
+    .max(128)
+    .refine((k) => !k.startsWith('aws:'), 'must not start with aws:'),
+  Value: z.string().max(256).optional(),
+});
+
+/** TagResource. */
+export const tagResourceRequest = z.object({ SecretId: secretId, Tags: z.array(tag).max(50) });
+
+/** UntagResource. */
+export const untagResourceRequest = z.object({
+  SecretId: secretId,
+  TagKeys: z.array(z.string().min(1).max(128)).max(50),
+});
+
 /** ListSecretVersionIds. */
 export const listVersionsRequest = z.object({
   SecretId: secretId,

@@ -428,12 +428,14 @@ describe('finishSecret', () => {
     const w = await world();
     const old = w.secrets.add(RK1_SECRET_A, ['AWSCURRENT']);
     w.secrets.add(RK1_SECRET_B, ['AWSPENDING'], TOKEN);
+    w.secrets.tags['rekey:verified'] = TOKEN; // testSecret passed
     await w.step('finishSecret');
     assert.deepEqual(w.secrets.stagesOf(TOKEN), ['AWSCURRENT']);
     assert.deepEqual(w.secrets.stagesOf(old), ['AWSPREVIOUS']);
     await w.step('finishSecret');
     assert.deepEqual(w.secrets.stagesOf(TOKEN), ['AWSCURRENT']);
     assert.equal(w.secrets.calls.moveStage, 2);
+    assert.equal(w.secrets.calls.tag, 1);
   });
 
   it('removes a leftover AWSPENDING from a version already promoted', async () => {
@@ -498,5 +500,14 @@ describe('sweep', () => {
     const report = await runSweep({ action: 'sweep' }, w.deps());
     assert.equal(report?.done, ROWS * 4 - ((ROWS / 5) | 0));
     assert.deepEqual([...(await kidsOf(w)).keys()].sort(), ['-', currentKid].sort());
+  });
+
+  it('goes on when the pending version has no value yet (a rotation refused before createSecret put one)', async () => {
+    const w = await world();
+    w.secrets.add(RK1_SECRET_A, ['AWSCURRENT']);
+    w.secrets.add(RK1_SECRET_B, ['AWSCURRENT']);
+    w.secrets.add(undefined, ['AWSPENDING']);
+    const report = await runSweep({ action: 'sweep' }, w.deps());
+    assert.equal(report?.done, ROWS * 4 - ((ROWS / 5) | 0));
   });
 });

@@ -137,6 +137,9 @@ describe('least-privilege IAM', () => {
       'secretsmanager:GetSecretValue',
       'secretsmanager:PutSecretValue',
       'secretsmanager:UpdateSecretVersionStage',
+      'secretsmanager:ListSecretVersionIds',
+      'secretsmanager:TagResource',
+      'secretsmanager:UntagResource',
     ]);
     assert.deepEqual(DATA_API_ACTIONS, ['rds-data:ExecuteStatement']);
   });
@@ -276,6 +279,8 @@ describe('the secret guard', () => {
       'secretsmanager:PutSecretValue',
       'secretsmanager:UpdateSecret',
       'secretsmanager:UpdateSecretVersionStage',
+      'secretsmanager:TagResource',
+      'secretsmanager:UntagResource',
       'secretsmanager:DeleteSecret',
     ]);
   });

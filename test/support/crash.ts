@@ -42,6 +42,9 @@ export class CrashSwitch {
       getValue: (id, at) => this.call(() => inner.getValue(id, at)),
       putPending: (id, token, value, rt) => this.call(() => inner.putPending(id, token, value, rt)),
       moveStage: (id, stage, move) => this.call(() => inner.moveStage(id, stage, move)),
+      listVersions: (id) => this.call(() => inner.listVersions(id)),
+      tag: (id, tags) => this.call(() => inner.tag(id, tags)),
+      untag: (id, keys) => this.call(() => inner.untag(id, keys)),
     };
   }
 

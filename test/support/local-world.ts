@@ -13,6 +13,7 @@ import { memoryLog } from '../../lambda/log.js';
 import type { SqlRunner } from '../../lambda/ports.js';
 import { rotationFunction } from '../../lambda/rotation-function.js';
 import { type EngineSpec, inProcessInvoker, type LocalEndpoints, startLocal } from '../../local/index.js';
+import { fakeClock } from './fake-clock.js';
 import { PLAINTEXTS } from './fixtures.js';
 
 /** The rotation Lambda's ARN as the local Secrets Manager is told it (it invokes in process). */
@@ -28,6 +29,8 @@ export interface LocalWorld {
   readonly log: ReturnType<typeof memoryLog>;
   /** The rotation function the local Secrets Manager invokes (wrap it to inject failures). */
   readonly rotation: ReturnType<typeof rotationFunction>;
+  /** The time of the endpoints and of the rotation function: move it instead of sleeping. */
+  readonly clock: ReturnType<typeof fakeClock>;
   /** Creates the secret with a first value; returns its ARN. */
   createSecret(value: string): Promise<string>;
   /** RotateSecret, then waits until the rotation's steps have run. */
@@ -43,7 +46,8 @@ export async function startLocalWorld(
   configFor: (dataApi: RekeyConfigInput['dataApi']) => Omit<RekeyConfigInput, 'dataApi'>,
   options: { engine?: EngineSpec; engineName?: 'postgres' | 'mysql' } = {},
 ): Promise<LocalWorld> {
-  const local = await startLocal({ engine: options.engine ?? 'pglite' });
+  const clock = fakeClock(Date.now());
+  const local = await startLocal({ engine: options.engine ?? 'pglite', clock });
   const dataApi = { ...local.dataApiTarget, engine: options.engineName ?? 'postgres' } as const;
   const config = parseConfig({ ...configFor(dataApi), dataApi });
   const clientOptions = {
@@ -60,11 +64,12 @@ export async function startLocalWorld(
     credentials: clientOptions.credentials,
     log,
   });
-  const rotation = rotationFunction(deps);
+  const rotation = rotationFunction({ ...deps, clock });
   local.secretsManager.setInvoker(inProcessInvoker(rotation));
   return {
     local,
     rotation,
+    clock,
     config,
     sm,
     db: dataApiRunner(rds, dataApi),

@@ -1,11 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import type { SecretDescription, SecretsStore, SecretValue } from '../../lambda/ports.js';
+import type {
+  SecretDescription,
+  SecretsStore,
+  SecretValue,
+  SecretVersionListing,
+} from '../../lambda/ports.js';
 
 /** A version held by the in-memory store. */
 interface Version {
   readonly versionId: string;
   readonly secretString: string | undefined;
   stages: string[];
+  readonly createdDate: number;
 }
 
 /**
@@ -16,6 +22,9 @@ export class MemorySecrets implements SecretsStore {
   readonly versions: Version[] = [];
   readonly calls: Record<string, number> = {};
   rotationEnabled: boolean | undefined = true;
+  readonly tags: Record<string, string> = {};
+  /** Time for versions' CreatedDate; the epoch by default, so a rotation's reader bound is long past. */
+  now: () => number = () => 0;
 
   constructor(readonly arn = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:app-AbCdEf') {}
 
@@ -27,7 +36,7 @@ export class MemorySecrets implements SecretsStore {
       this.take('AWSPREVIOUS');
       oldCurrent.stages.push('AWSPREVIOUS');
     }
-    this.versions.push({ versionId, secretString, stages: [...stages] });
+    this.versions.push({ versionId, secretString, stages: [...stages], createdDate: this.now() });
     return versionId;
   }
 
@@ -46,6 +55,7 @@ export class MemorySecrets implements SecretsStore {
       arn: this.arn,
       name: 'app',
       rotationEnabled: this.rotationEnabled,
+      tags: { ...this.tags },
       versions: this.versions
         .filter((v) => v.stages.length > 0)
         .map((v) => ({ versionId: v.versionId, stages: [...v.stages] })),
@@ -116,6 +126,26 @@ export class MemorySecrets implements SecretsStore {
         from.stages.push('AWSPREVIOUS');
       }
     }
+  }
+
+  async tag(secretId: string, tags: Readonly<Record<string, string>>): Promise<void> {
+    this.count('tag');
+    this.check(secretId);
+    Object.assign(this.tags, tags);
+  }
+
+  async untag(secretId: string, keys: readonly string[]): Promise<void> {
+    this.count('untag');
+    this.check(secretId);
+    for (const key of keys) delete this.tags[key];
+  }
+
+  async listVersions(secretId: string): Promise<SecretVersionListing[]> {
+    this.count('listVersions');
+    this.check(secretId);
+    return this.versions
+      .filter((v) => v.stages.length > 0)
+      .map((v) => ({ versionId: v.versionId, stages: [...v.stages], createdDate: v.createdDate }));
   }
 
   private take(stage: string): void {
