@@ -13,10 +13,22 @@ export function createLog(
     logLevel: options.level ?? (process.env.POWERTOOLS_LOG_LEVEL as 'INFO' | undefined) ?? 'INFO',
   });
   return {
-    info: (message, fields) => logger.info(message, fields ?? {}),
-    warn: (message, fields) => logger.warn(message, fields ?? {}),
-    error: (message, fields) => logger.error(message, fields ?? {}),
+    info: (message, fields) => logger.info(message, kept(fields)),
+    warn: (message, fields) => logger.warn(message, kept(fields)),
+    error: (message, fields) => logger.error(message, kept(fields)),
   };
+}
+
+/** Keys Powertools Logger keeps for the line itself and drops from the extra fields. */
+const RESERVED_KEYS = new Set(['level', 'message', 'timestamp', 'service', 'sampling_rate']);
+
+/** The fields with any reserved key renamed (`message` → `field_message`), so none is dropped silently. */
+function kept(fields: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!fields) return {};
+  if (!Object.keys(fields).some((k) => RESERVED_KEYS.has(k))) return fields;
+  return Object.fromEntries(
+    Object.entries(fields).map(([k, v]) => [RESERVED_KEYS.has(k) ? `field_${k}` : k, v]),
+  );
 }
 
 /** A log that drops everything (benchmarks, quiet CLI runs). */

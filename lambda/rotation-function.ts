@@ -20,7 +20,9 @@ export function rotationFunction(deps: BaseDeps & { readonly progress?: Progress
       else await runStep(parsed, stepDeps);
     } catch (error) {
       // Names and messages only: rekey's errors never carry secret values, and SDK errors carry none.
-      deps.log.error('step failed', { error: (error as Error).name, message: (error as Error).message });
+      // The message goes under `reason`: Powertools Logger reserves `message` for the line's own text and
+      // drops an extra key of that name.
+      deps.log.error('step failed', { error: (error as Error).name, reason: (error as Error).message });
       throw error;
     }
   };
