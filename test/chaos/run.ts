@@ -51,6 +51,9 @@ const figures: Required<ChaosFigures> = {
   faults: 0,
   appWrites: 0,
   hostile: 0,
+  rotations: 0,
+  readers: 0,
+  operatorRaces: 0,
   lost: 0,
 };
 const forbidden = new Set<string>();
@@ -75,6 +78,6 @@ console.log(
   `chaos hygiene: ${output.join('').length} characters of test output checked against ${forbidden.size} secret strings and every plaintext: ${leaks.length === 0 ? 'clean' : `${leaks.length} LEAKS (${leaks.join('; ')})`}`,
 );
 console.log(
-  `chaos: interruption points tried ${points} (embedded ${figures.embeddedPoints}, postgres ${figures.postgresPoints}, process kills ${figures.processKills}), faults injected ${figures.faults}, app writes checked ${figures.appWrites}, hostile inputs tried ${figures.hostile}, items lost: ${code === 0 ? figures.lost : 'unknown (tests failed)'} [${seconds} s]`,
+  `chaos: interruption points tried ${points} (embedded ${figures.embeddedPoints}, postgres ${figures.postgresPoints}, process kills ${figures.processKills}), faults injected ${figures.faults}, rotations ${figures.rotations}, readers ${figures.readers}, app writes checked ${figures.appWrites}, operator races ${figures.operatorRaces}, hostile inputs tried ${figures.hostile}, items lost: ${code === 0 ? figures.lost : 'unknown (tests failed)'} [${seconds} s]`,
 );
 process.exitCode = code !== 0 || leaks.length > 0 ? 1 : 0;

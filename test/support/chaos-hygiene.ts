@@ -18,6 +18,12 @@ export interface ChaosFigures {
   faults?: number;
   appWrites?: number;
   hostile?: number;
+  /** Rotations promoted in the multi-rotation scenario. */
+  rotations?: number;
+  /** App instances (each with its own key rings) in the multi-rotation scenario. */
+  readers?: number;
+  /** Operator commands (abort, resume) run while a rotation step was running. */
+  operatorRaces?: number;
   lost?: number;
 }
 
