@@ -7,9 +7,7 @@
  * `rows` and `maxMs`. Bundled by bench/build.ts.
  */
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
-import { rk1 } from '../lambda/codecs/rk1.js';
-import { type DataApiTarget, dataApiRunner } from '../lambda/data-api.js';
-import { asText } from '../lambda/sql.js';
+import { asText, type DataApiTarget, dataApiRunner, rk1 } from '../lambda/index.js';
 import { peakRssKb } from './peak-rss.js';
 
 /** What the baseline process is asked to do. */

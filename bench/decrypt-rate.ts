@@ -1,7 +1,6 @@
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { rk1 } from '../lambda/codecs/rk1.js';
-import type { FieldContext } from '../lambda/codecs/types.js';
-import { KeyRing } from '../lambda/keyring.js';
+import type { FieldContext } from '../lambda/index.js';
+import { KeyRing, rk1 } from '../lambda/index.js';
 import { startSecretsManager } from '../local/index.js';
 import { samplePlaintext } from './seed.js';
 

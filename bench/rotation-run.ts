@@ -7,8 +7,7 @@ import {
   RotateSecretCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { rk1 } from '../lambda/codecs/rk1.js';
-import { parseConfig, type RekeyConfigInput } from '../lambda/config.js';
+import { parseConfig, type RekeyConfigInput, rk1 } from '../lambda/index.js';
 import {
   commandInvoker,
   type DataApiStats,

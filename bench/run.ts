@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { cpus, hostname, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { parseConfig } from '../lambda/config.js';
+import { parseConfig } from '../lambda/index.js';
 import { ROTATION_PROCESS_ENV } from '../lib/rotation-process.js';
 import { createPgliteEngine, LOCAL_CLUSTER_ARN, LOCAL_DB_SECRET_ARN } from '../local/index.js';
 import { type BaselineMeasure, measureBaseline } from './baseline-run.js';

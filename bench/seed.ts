@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { rk1 } from '../lambda/codecs/rk1.js';
-import type { DataKey } from '../lambda/codecs/types.js';
+import type { DataKey } from '../lambda/index.js';
+import { rk1 } from '../lambda/index.js';
 import type { Engine } from '../local/index.js';
 
 /** The schema the benchmark owns; nothing else in the database is touched. */

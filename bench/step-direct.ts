@@ -4,9 +4,7 @@
  * over one direct PostgreSQL connection (BENCH_PG_URL) instead of the Data API. Bundled by
  * bench/build.ts.
  */
-import { readConfig } from '../lambda/config.js';
-import { createDeps } from '../lambda/deps.js';
-import { rotationFunction } from '../lambda/rotation-function.js';
+import { createDeps, readConfig, rotationFunction } from '../lambda/index.js';
 import { type DirectRunner, directRunner } from './pg-runner.js';
 import { runStepProcess } from './step-process.js';
 

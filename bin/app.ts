@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import type { RekeyConfigInput } from '../lambda/config.js';
+import type { RekeyConfigInput } from '../lambda/index.js';
 import { rekeyAppOptions } from '../lib/app-context.js';
 import { RekeyStack } from '../lib/index.js';
 

@@ -8,15 +8,19 @@ import {
   RotateSecretCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { type ColumnCensus, type StagedValue, takeCensus } from '../lambda/census.js';
-import { parseConfig } from '../lambda/config.js';
-import { dataApiRunner } from '../lambda/data-api.js';
-import { createDeps } from '../lambda/deps.js';
-import { memoryLog } from '../lambda/log.js';
-import { systemClock } from '../lambda/ports.js';
-import { rotationFunction } from '../lambda/rotation-function.js';
-import { generateSecretValue } from '../lambda/secret-template.js';
-import { verifyAll } from '../lambda/verify.js';
+import {
+  type ColumnCensus,
+  createDeps,
+  dataApiRunner,
+  generateSecretValue,
+  memoryLog,
+  parseConfig,
+  rotationFunction,
+  type StagedValue,
+  systemClock,
+  takeCensus,
+  verifyAll,
+} from '../lambda/index.js';
 import { type EngineSpec, inProcessInvoker, startLocal } from '../local/index.js';
 import { table } from './cli/format.js';
 import { progressReporter } from './cli/progress.js';

@@ -1,6 +1,6 @@
 import { Stack, Token } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { IDENTIFIER_PATTERN, parseConfig, type RekeyConfigInput } from '../lambda/config.js';
+import { IDENTIFIER_PATTERN, parseConfig, type RekeyConfigInput } from '../lambda/index.js';
 import { PropsError } from './props-error.js';
 
 /** What rekey rotates and re-encrypts: the config file's fields other than the Data API target. */

@@ -4,7 +4,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { parseConfig, type RekeyConfigInput } from '../lambda/config.js';
+import { parseConfig, type RekeyConfigInput } from '../lambda/index.js';
 import { AppSecretRotation } from './app-secret-rotation.js';
 import { PropsError } from './props-error.js';
 import type { RotationScheduleSpec } from './rotation-schedule.js';

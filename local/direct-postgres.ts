@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { SqlResult, SqlRunner, SqlValue } from '../lambda/ports.js';
+import type { SqlResult, SqlRunner, SqlValue } from '../lambda/index.js';
 import { bindNamed } from './rds-data/sql-params.js';
 
 const UPDATING = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { type AbortReport, abortRotation } from '../../lambda/abort.js';
-import { AbortRaceError } from '../../lambda/errors.js';
+import { AbortRaceError, type AbortReport, abortRotation } from '../../lambda/index.js';
 import { awsClients, CLI_DEADLINE_MS, rotationDeps } from './clients.js';
 import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';

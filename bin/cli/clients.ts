@@ -1,10 +1,7 @@
 import type { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { RekeyConfig } from '../../lambda/config.js';
-import { createDataApiClient, dataApiRunner } from '../../lambda/data-api.js';
-import type { BaseDeps } from '../../lambda/deps.js';
-import type { Clock, Log } from '../../lambda/ports.js';
-import { secretsManagerStore } from '../../lambda/secrets.js';
+import type { BaseDeps, Clock, Log, RekeyConfig } from '../../lambda/index.js';
+import { createDataApiClient, dataApiRunner, secretsManagerStore } from '../../lambda/index.js';
 
 /** The CLI has no Lambda time limit; a day only keeps a forgotten run from holding on forever. */
 export const CLI_DEADLINE_MS = 24 * 60 * 60_000;

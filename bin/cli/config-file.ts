@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { parseConfig, type RekeyConfig } from '../../lambda/config.js';
-import { ConfigError } from '../../lambda/errors.js';
+import { ConfigError, parseConfig, type RekeyConfig } from '../../lambda/index.js';
 
 /**
  * Reads and validates the config file (the same JSON the Lambda gets in `REKEY_CONFIG`).

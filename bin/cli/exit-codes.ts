@@ -4,7 +4,7 @@ import {
   NotFinishedError,
   RekeyError,
   RotationStateError,
-} from '../../lambda/errors.js';
+} from '../../lambda/index.js';
 
 /**
  * Exit codes scripts can rely on. Documented in `rekey --help` and docs/cli.md; a change here is a

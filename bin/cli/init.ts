@@ -2,12 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { PutSecretValueCommand, ResourceNotFoundException } from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
-import { keyIdsOf, takeCensus, totalOf } from '../../lambda/census.js';
-import type { RekeyConfig } from '../../lambda/config.js';
-import { RotationStateError, SecretFormatError } from '../../lambda/errors.js';
-import type { SecretDescription, SecretsStore } from '../../lambda/ports.js';
-import { checkSecretValue, generateSecretValue } from '../../lambda/secret-template.js';
-import { stagedVersions } from '../../lambda/staged-versions.js';
+import type { RekeyConfig, SecretDescription, SecretsStore } from '../../lambda/index.js';
+import {
+  checkSecretValue,
+  generateSecretValue,
+  keyIdsOf,
+  RotationStateError,
+  SecretFormatError,
+  stagedVersions,
+  takeCensus,
+  totalOf,
+} from '../../lambda/index.js';
 import { awsClients, CLI_DEADLINE_MS, rotationDeps } from './clients.js';
 import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';

@@ -1,6 +1,13 @@
 import type { Command } from 'commander';
-import { type CensusTotal, type ColumnCensus, keyIdsOf, takeCensus, totalOf } from '../../lambda/census.js';
-import { loadStagedValues, stagedVersions } from '../../lambda/staged-versions.js';
+import {
+  type CensusTotal,
+  type ColumnCensus,
+  keyIdsOf,
+  loadStagedValues,
+  stagedVersions,
+  takeCensus,
+  totalOf,
+} from '../../lambda/index.js';
 import { awsClients, CLI_DEADLINE_MS, rotationDeps } from './clients.js';
 import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';

@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from '../../lambda/ports.js';
+import { type Clock, systemClock } from '../../lambda/index.js';
 
 /** Where a command writes: `process.stdout`/`process.stderr`, or a buffer in tests. */
 export interface Output {

@@ -1,6 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { createDeps } from '../../lambda/deps.js';
-import { rotationFunction } from '../../lambda/rotation-function.js';
+import { createDeps, rotationFunction } from '../../lambda/index.js';
 import { type EngineSpec, inProcessInvoker, startLocal } from '../../local/index.js';
 import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';

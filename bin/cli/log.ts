@@ -1,5 +1,5 @@
-import { silentLog } from '../../lambda/log.js';
-import type { Log } from '../../lambda/ports.js';
+import type { Log } from '../../lambda/index.js';
+import { silentLog } from '../../lambda/index.js';
 import type { Output } from './io.js';
 
 /**

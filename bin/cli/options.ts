@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import type { RekeyConfig } from '../../lambda/config.js';
+import type { RekeyConfig } from '../../lambda/index.js';
 import { UsageError } from './exit-codes.js';
 
 /** The flags every command takes, as AWS tools take them. */

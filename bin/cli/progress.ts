@@ -1,5 +1,5 @@
 import { Presets, SingleBar } from 'cli-progress';
-import type { ProgressSink } from '../../lambda/ports.js';
+import type { ProgressSink } from '../../lambda/index.js';
 import type { Output } from './io.js';
 
 /** Progress of the passes a command runs, one phase at a time. */

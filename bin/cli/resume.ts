@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
-import { RotationStateError } from '../../lambda/errors.js';
-import { ROTATION_STEPS } from '../../lambda/rotation-event.js';
-import { stagedVersions } from '../../lambda/staged-versions.js';
-import { runStep } from '../../lambda/steps.js';
+import { ROTATION_STEPS, RotationStateError, runStep, stagedVersions } from '../../lambda/index.js';
 import { awsClients, CLI_DEADLINE_MS, rotationDeps } from './clients.js';
 import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DescribeSecretCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
-import { RotationStateError } from '../../lambda/errors.js';
-import { stagedVersions } from '../../lambda/staged-versions.js';
+import { RotationStateError, stagedVersions } from '../../lambda/index.js';
 import { type AwsClients, awsClients } from './clients.js';
 import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';

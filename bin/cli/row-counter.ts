@@ -1,8 +1,5 @@
-import { takeCensus } from '../../lambda/census.js';
-import { codecFor } from '../../lambda/codecs/index.js';
-import { type RekeyConfig, tableCodec } from '../../lambda/config.js';
-import type { Clock, Log } from '../../lambda/ports.js';
-import { checkSecretValue } from '../../lambda/secret-template.js';
+import type { Clock, Log } from '../../lambda/index.js';
+import { checkSecretValue, codecFor, type RekeyConfig, tableCodec, takeCensus } from '../../lambda/index.js';
 import { type AwsClients, rotationDeps } from './clients.js';
 import { errorLine } from './exit-codes.js';
 

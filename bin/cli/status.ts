@@ -6,7 +6,7 @@ import {
   type SecretVersionsListEntry,
 } from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
-import { stagedVersions } from '../../lambda/staged-versions.js';
+import { stagedVersions } from '../../lambda/index.js';
 import { awsClients } from './clients.js';
 import { type CommandContext, printJson, printLines } from './context.js';
 import { EXIT } from './exit-codes.js';

@@ -1,6 +1,11 @@
-import { codecFor, dataKeyFromSecretString } from '../../lambda/codecs/index.js';
-import { type RekeyConfig, type RekeyConfigInput, tableCodec } from '../../lambda/config.js';
-import type { SqlRunner, SqlValue } from '../../lambda/ports.js';
+import type { SqlRunner, SqlValue } from '../../lambda/index.js';
+import {
+  codecFor,
+  dataKeyFromSecretString,
+  type RekeyConfig,
+  type RekeyConfigInput,
+  tableCodec,
+} from '../../lambda/index.js';
 
 /** The demo's secret: rk1's AES key, and a Redash-style REDASH_SECRET_KEY for its Fernet columns. */
 export const DEMO_TEMPLATE: RekeyConfigInput['secretTemplate'] = {
