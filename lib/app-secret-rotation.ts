@@ -1,19 +1,25 @@
 import { Duration, Lazy, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
-import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
+import type { Alarm, Metric, MetricOptions } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Rule } from 'aws-cdk-lib/aws-events';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { type Grant, type IGrantable, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnDBCluster, type IDatabaseCluster } from 'aws-cdk-lib/aws-rds';
-import { CfnRotationSchedule, type CfnSecret, type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import {
+  CfnRotationSchedule,
+  type CfnSecret,
+  type ISecret,
+  ResourcePolicy,
+  Secret,
+} from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { addRotationOperations } from './operations.js';
-import { PropsError } from './props-error.js';
+import { addRotationOperations, rotationFailuresMetric } from './operations.js';
+import { PropsError, withConstructPath } from './props-error.js';
 import { type RekeySettings, renderRekeyConfig } from './rekey-config.js';
 import { createRotationFunction } from './rotation-function.js';
-import { grantRotation, secretPolicyArn } from './rotation-grants.js';
+import { grantKeyRingRead, grantRotation, secretPolicyArn } from './rotation-grants.js';
 import { type RotationScheduleSpec, rotationRules, sweepExpression } from './rotation-schedule.js';
 import { applySecretGuard, secretGuardStatements } from './secret-guard-policy.js';
 
@@ -142,10 +148,12 @@ const MIN_RESERVED_CONCURRENCY = 10;
 /**
  * Rotation of an application secret by rekey: the rotation Lambda with least-privilege IAM, the
  * rotation schedule (cron or rate, with a window), a guard on the secret, an alarm on errors, a rule
- * for the service's rotation failure events, and a scheduled sweep of stragglers.
+ * for the service's rotation failure events, and a scheduled sweep of stragglers. Apps that load the
+ * key ring get their access with {@link AppSecretRotation.grantRead}; alarms of one's own start from the
+ * `metricXxx` methods.
  *
  * @example
- * new AppSecretRotation(this, 'Rotation', {
+ * const rotation = new AppSecretRotation(this, 'Rotation', {
  *   settings: {
  *     secretTemplate: { encryptionKey: { kind: 'aes-256' } },
  *     dataKeyField: 'encryptionKey',
@@ -159,6 +167,7 @@ const MIN_RESERVED_CONCURRENCY = 10;
  *   adminPrincipalArns: ['arn:aws:iam::123456789012:role/rekey-admin'],
  *   alarmTopic,
  * });
+ * rotation.grantRead(appService.taskDefinition.taskRole);
  */
 export class AppSecretRotation extends Construct {
   /** The rotated secret. */
@@ -166,7 +175,7 @@ export class AppSecretRotation extends Construct {
   /** How the function names the secret in API calls (full ARN, or the name of an imported secret). */
   readonly secretId: string;
   /** The rotation function. */
-  readonly rotationFunction: NodejsFunction;
+  readonly rotationFunction: LambdaFunction;
   /** The function's role: with the admins, the only principal that may write the guarded secret. */
   readonly role: Role;
   /** The function's log group. */
@@ -179,33 +188,37 @@ export class AppSecretRotation extends Construct {
   readonly failureRule: Rule;
   /** Rule that invokes the sweep, unless `sweep` or `enableRotation` is false. */
   readonly sweepRule?: Rule;
+  /** The customer-managed key that encrypts the secret, if one is known. */
+  private readonly secretKey?: IKey;
 
   /**
-   * @throws PropsError naming the prop, the value and what is allowed.
+   * @throws PropsError naming this construct's path, the prop, the value and what is allowed.
    */
   constructor(scope: Construct, id: string, props: AppSecretRotationProps) {
     super(scope, id);
-    const clusterArn = checkCluster(props);
-    const admins = checkAdmins(props);
-    checkNumbers(props);
+    const clusterArn = checkCluster(this, props);
+    const admins = checkAdmins(this, props);
+    checkNumbers(this, props);
     if (props.secret && (props.secretName !== undefined || props.removalPolicy !== undefined)) {
       throw new PropsError(
         'secretName and removalPolicy apply to a new secret; give them or secret, not both',
+        { scope: this },
       );
     }
     if (props.secretName !== undefined && !Token.isUnresolved(props.secretName)) {
       if (!SECRET_NAME_PATTERN.test(props.secretName)) {
         throw new PropsError(
           `secretName must be 1 to 512 of letters, digits and /_+=.@-, got '${props.secretName}'`,
+          { scope: this },
         );
       }
     }
     const schedule = props.schedule ?? { automaticallyAfter: Duration.days(30) };
-    const rules = rotationRules(schedule);
+    const rules = withConstructPath(this, () => rotationRules(schedule));
     const rotating = props.enableRotation ?? true;
     const sweepSchedule =
       rotating && (props.sweep ?? true)
-        ? sweepExpression(schedule, props.sweepDelay ?? Duration.hours(6))
+        ? withConstructPath(this, () => sweepExpression(schedule, props.sweepDelay ?? Duration.hours(6)))
         : undefined;
     const rekeyConfig = renderRekeyConfig(this, props.settings, {
       secretId: Lazy.string({ produce: () => this.secretId }),
@@ -230,9 +243,10 @@ export class AppSecretRotation extends Construct {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
       description: 'rekey rotation function',
     });
+    this.secretKey = props.encryptionKey ?? props.secret?.encryptionKey;
     grantRotation(this.role, {
       secret: this.secret,
-      secretKey: props.encryptionKey ?? props.secret?.encryptionKey,
+      secretKey: this.secretKey,
       clusterArn,
       credentialsSecret: props.credentialsSecret,
       credentialsKey: props.credentialsEncryptionKey ?? props.credentialsSecret.encryptionKey,
@@ -291,6 +305,74 @@ export class AppSecretRotation extends Construct {
   }
 
   /**
+   * Lets `grantee` (an app's role) load the key ring (`KeyRing.load`): GetSecretValue on this secret
+   * only, for the versions staged AWSCURRENT, AWSPENDING and AWSPREVIOUS; with a customer-managed key,
+   * `kms:Decrypt` on that key only, through Secrets Manager and for this secret. No DescribeSecret, no
+   * write: the guard keeps writes to rekey and the admins anyway. A grantee of another account also
+   * gets an allow in the secret's resource policy (and in the key's, for a key defined in this stack).
+   *
+   * @example
+   * const rotation = new AppSecretRotation(this, 'Rotation', props);
+   * rotation.grantRead(appService.taskDefinition.taskRole); // or a function, an instance role
+   * @throws PropsError when the grantee is in another account and no customer-managed key is known for
+   * the secret (`encryptionKey`): the AWS managed key cannot be used from another account.
+   */
+  grantRead(grantee: IGrantable): Grant {
+    const guard = this.node.tryFindChild('SecretGuard');
+    return grantKeyRingRead(grantee, {
+      secret: this.secret,
+      secretKey: this.secretKey,
+      importedSecretPolicy: guard instanceof ResourcePolicy ? guard.document : undefined,
+      scope: this,
+    });
+  }
+
+  /**
+   * Errors of the rotation function: failed rotation steps (each retried by the service), a setSecret
+   * that ran out of time, failed sweeps. What `errorsAlarm` alarms on.
+   * @default - sum over 5 minutes
+   */
+  metricErrors(props?: MetricOptions): Metric {
+    return this.rotationFunction.metricErrors(props);
+  }
+
+  /**
+   * How long the rotation function runs, in milliseconds; its maximum near 900000 (the 15-minute
+   * timeout) means setSecret is stopping early and leaving the rest to the service's retry.
+   * @default - average over 5 minutes
+   */
+  metricDuration(props?: MetricOptions): Metric {
+    return this.rotationFunction.metricDuration(props);
+  }
+
+  /**
+   * Invocations of the rotation function: four steps per rotation, a testSecret after a deploy that
+   * changes the schedule, each sweep, and the service's retries.
+   * @default - sum over 5 minutes
+   */
+  metricInvocations(props?: MetricOptions): Metric {
+    return this.rotationFunction.metricInvocations(props);
+  }
+
+  /**
+   * Throttled invocations of the rotation function (reserved concurrency, or the account's limit).
+   * @default - sum over 5 minutes
+   */
+  metricThrottles(props?: MetricOptions): Metric {
+    return this.rotationFunction.metricThrottles(props);
+  }
+
+  /**
+   * Rotations the service reports as failed, abandoned or failed in the configuration test: the times
+   * `failureRule` matched (AWS/Events `TriggeredRules`, which EventBridge sends only when non-zero, so
+   * treat missing data as not breaching).
+   * @default - sum over 5 minutes
+   */
+  metricRotationFailures(props?: MetricOptions): Metric {
+    return rotationFailuresMetric(this.failureRule, props);
+  }
+
+  /**
    * A secret without a value: CDK's `Secret` would generate a password, which is not the template's
    * JSON, and a value written in the template would be readable there. `rekey init` writes the first
    * value (generated from the template, or adopting the app's existing key).
@@ -307,10 +389,11 @@ export class AppSecretRotation extends Construct {
   }
 }
 
-function checkCluster(props: AppSecretRotationProps): string {
+function checkCluster(scope: Construct, props: AppSecretRotationProps): string {
   if ((props.cluster === undefined) === (props.clusterArn === undefined)) {
     throw new PropsError(
       `give exactly one of cluster and clusterArn, got ${props.cluster ? 'both' : 'neither'}`,
+      { scope },
     );
   }
   if (props.cluster) {
@@ -331,17 +414,19 @@ function checkCluster(props: AppSecretRotationProps): string {
   if (!Token.isUnresolved(arn) && !CLUSTER_ARN_PATTERN.test(arn)) {
     throw new PropsError(
       `clusterArn must be an Aurora cluster ARN (arn:aws:rds:REGION:ACCOUNT:cluster:NAME), got '${arn}'`,
+      { scope },
     );
   }
   return arn;
 }
 
-function checkAdmins(props: AppSecretRotationProps): readonly string[] {
+function checkAdmins(scope: Construct, props: AppSecretRotationProps): readonly string[] {
   const admins = props.adminPrincipalArns ?? [];
   for (const arn of admins) {
     if (!Token.isUnresolved(arn) && !PRINCIPAL_ARN_PATTERN.test(arn)) {
       throw new PropsError(
         `adminPrincipalArns must hold IAM role or user ARNs (arn:aws:iam::ACCOUNT:role/NAME), got '${arn}'`,
+        { scope },
       );
     }
   }
@@ -349,19 +434,22 @@ function checkAdmins(props: AppSecretRotationProps): readonly string[] {
     throw new PropsError(
       'adminPrincipalArns is empty while guardSecret is on: no one could run `rekey init`, `resume` or `abort`; ' +
         'name at least one admin role, or set guardSecret: false',
+      { scope },
     );
   }
   return admins;
 }
 
-function checkNumbers(props: AppSecretRotationProps): void {
+function checkNumbers(scope: Construct, props: AppSecretRotationProps): void {
   const memory = props.memorySize;
   if (
     memory !== undefined &&
     !Token.isUnresolved(memory) &&
     !(Number.isInteger(memory) && memory >= 128 && memory <= 10240)
   ) {
-    throw new PropsError(`memorySize must be a whole number of MB from 128 to 10240, got ${memory}`);
+    throw new PropsError(`memorySize must be a whole number of MB from 128 to 10240, got ${memory}`, {
+      scope,
+    });
   }
   const reserved = props.reservedConcurrentExecutions;
   if (
@@ -371,6 +459,7 @@ function checkNumbers(props: AppSecretRotationProps): void {
   ) {
     throw new PropsError(
       `reservedConcurrentExecutions must be a whole number of at least ${MIN_RESERVED_CONCURRENCY} (less throttles rotation), got ${reserved}`,
+      { scope },
     );
   }
 }

@@ -4,8 +4,9 @@ export {
   ROTATION_FAILURE_EVENTS,
   type RotationOperations,
   type RotationOperationsProps,
+  rotationFailuresMetric,
 } from './operations.js';
-export { PropsError } from './props-error.js';
+export { PropsError, type PropsErrorOptions } from './props-error.js';
 export { type RekeySettings, type RekeyTargets, renderRekeyConfig } from './rekey-config.js';
 export { RekeyStack, type RekeyStackProps } from './rekey-stack.js';
 export {
@@ -17,7 +18,11 @@ export {
 } from './rotation-function.js';
 export {
   DATA_API_ACTIONS,
+  grantKeyRingRead,
   grantRotation,
+  KEY_RING_READ_ACTIONS,
+  KEY_RING_STAGES,
+  type KeyRingReadTargets,
   type RotationGrantTargets,
   SECRET_ACTIONS,
   secretPolicyArn,

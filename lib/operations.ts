@@ -1,7 +1,13 @@
 import { Duration } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  ComparisonOperator,
+  Metric,
+  type MetricOptions,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
+import { type IRule, Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction, SnsTopic } from 'aws-cdk-lib/aws-events-targets';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -88,4 +94,21 @@ export function addRotationOperations(scope: Construct, props: RotationOperation
           ],
         });
   return { errorsAlarm, failureRule, sweepRule };
+}
+
+/**
+ * The times `failureRule` matched a failure event: AWS/Events `TriggeredRules` by `RuleName` (a rule on
+ * the default event bus, where the service's CloudTrail events arrive). EventBridge sends the metric
+ * only when it is not zero, so an alarm on it should treat missing data as not breaching.
+ * @default - sum over 5 minutes
+ */
+export function rotationFailuresMetric(failureRule: IRule, props?: MetricOptions): Metric {
+  return new Metric({
+    namespace: 'AWS/Events',
+    metricName: 'TriggeredRules',
+    dimensionsMap: { RuleName: failureRule.ruleName },
+    statistic: 'Sum',
+    period: Duration.minutes(5),
+    ...props,
+  }).attachTo(failureRule);
 }

@@ -30,16 +30,17 @@ const TOKEN_ARN_BYTES = 160;
 /**
  * Validates the settings with the Lambda's own parser (placeholders stand in for ARNs that are tokens)
  * and renders `REKEY_CONFIG`: the parsed configuration, defaults applied, with the real ARNs.
- * @throws PropsError naming the field and the value, as the Lambda would at run time.
+ * @throws PropsError naming `scope`, the field and the value, as the Lambda would at run time.
  */
 export function renderRekeyConfig(scope: Construct, settings: RekeySettings, targets: RekeyTargets): string {
   if (!IDENTIFIER_PATTERN.test(targets.databaseName)) {
     throw new PropsError(
       `databaseName must be a plain SQL identifier (letters, digits, underscores; at most 63), got '${targets.databaseName}'`,
+      { scope },
     );
   }
   if (targets.engine !== 'postgres' && targets.engine !== 'mysql') {
-    throw new PropsError(`engine must be 'postgres' or 'mysql', got '${String(targets.engine)}'`);
+    throw new PropsError(`engine must be 'postgres' or 'mysql', got '${String(targets.engine)}'`, { scope });
   }
   const placeholder = (value: string, service: 'rds' | 'secretsmanager', resource: string) =>
     Token.isUnresolved(value)
@@ -61,12 +62,13 @@ export function renderRekeyConfig(scope: Construct, settings: RekeySettings, tar
       'settings',
     );
   } catch (cause) {
-    throw new PropsError((cause as Error).message, { cause });
+    throw new PropsError((cause as Error).message, { scope, cause });
   }
   const bytes = Buffer.byteLength(JSON.stringify(config)) + OTHER_VARIABLES_BYTES;
   if (bytes > LAMBDA_ENVIRONMENT_BYTES) {
     throw new PropsError(
       `settings take about ${bytes} bytes as REKEY_CONFIG; Lambda allows ${LAMBDA_ENVIRONMENT_BYTES} for all environment variables (fewer tables or shorter names)`,
+      { scope },
     );
   }
   return Stack.of(scope).toJsonString({

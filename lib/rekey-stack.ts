@@ -87,7 +87,7 @@ export class RekeyStack extends Stack {
   readonly rotation: AppSecretRotation;
 
   /**
-   * @throws PropsError when the config file or an option is invalid, naming the field and the value.
+   * @throws PropsError when the config file or an option is invalid, naming the stack, the field and the value.
    */
   constructor(scope: Construct, id: string, props: RekeyStackProps) {
     super(scope, id, props);
@@ -95,12 +95,14 @@ export class RekeyStack extends Stack {
     try {
       config = parseConfig(props.config, 'rekey config');
     } catch (cause) {
-      throw new PropsError((cause as Error).message, { cause });
+      throw new PropsError((cause as Error).message, { scope: this, cause });
     }
     const { dataApi, secretId, ...settings } = config;
     const isArn = secretId?.startsWith('arn:') ?? false;
     if (props.adoptExistingSecret && !secretId) {
-      throw new PropsError('adoptExistingSecret needs secretId in the rekey config, got none');
+      throw new PropsError('adoptExistingSecret needs secretId in the rekey config, got none', {
+        scope: this,
+      });
     }
     const existing =
       isArn || props.adoptExistingSecret ? this.importSecret('AppSecret', secretId ?? '') : undefined;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Duration } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { InstanceClass, InstanceSize, InstanceType, SubnetType, Vpc } from 'aws-cdk-lib/aws-ec2';
 import { Key } from 'aws-cdk-lib/aws-kms';
@@ -389,8 +390,23 @@ describe('props validation', () => {
   const refuses = (props: Parameters<typeof construct>[0], message: RegExp) =>
     assert.throws(
       () => construct(props),
-      (e: Error) => e instanceof PropsError && message.test(e.message),
+      (e: Error) =>
+        e instanceof PropsError &&
+        e.constructPath === 'Test/Rotation' &&
+        e.message.startsWith('Test/Rotation: ') &&
+        message.test(e.message),
     );
+
+  it("names the construct's path in the message and as a field, as aws-cdk-lib's validation errors do", () => {
+    assert.throws(
+      () => construct({ memorySize: 64 }),
+      (e: Error) =>
+        e instanceof PropsError &&
+        e.name === 'PropsError' &&
+        e.constructPath === 'Test/Rotation' &&
+        e.message === 'Test/Rotation: memorySize must be a whole number of MB from 128 to 10240, got 64',
+    );
+  });
 
   it('wants exactly one of cluster and clusterArn, and a cluster ARN that is one', () => {
     refuses({ clusterArn: undefined }, /give exactly one of cluster and clusterArn, got neither/);
@@ -434,11 +450,14 @@ describe('props validation', () => {
         construct({ secretName: 'x' }, (stack) => ({
           secret: Secret.fromSecretCompleteArn(stack, 'App', APP_SECRET_ARN),
         })),
-      /secretName and removalPolicy apply to a new secret/,
+      (e: Error) =>
+        e instanceof PropsError &&
+        e.message.startsWith('Test/Rotation: secretName and removalPolicy apply to a new secret'),
     );
   });
 
-  it('refuses a schedule the service refuses before creating anything', () => {
+  it('refuses a schedule the service refuses before creating anything, naming the construct', () => {
     refuses({ schedule: { expression: 'cron(30 3 * * ? *)' } }, /minutes field 0/);
+    refuses({ sweepDelay: Duration.minutes(30) }, /sweepDelay must be whole hours from 1 to 23/);
   });
 });

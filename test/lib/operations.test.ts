@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Duration } from 'aws-cdk-lib';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Alarm, type Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { ROTATION_FAILURE_EVENTS } from '../../lib/index.js';
-import { ACCOUNT, build, REGION, rendered } from './fixtures.js';
+import { ACCOUNT, build, construct, REGION, rendered } from './fixtures.js';
 
 describe('operations', () => {
   const withTopic = build({}, (stack) => ({ alarmTopic: new Topic(stack, 'Alarms', { enforceSSL: true }) }));
@@ -114,5 +115,77 @@ describe('operations', () => {
       { Principal: 'events.amazonaws.com' },
       0,
     );
+  });
+});
+
+describe('metrics for alarms of your own', () => {
+  /** The template of the construct with one alarm of the user's on `metric`, and the construct. */
+  function userAlarm(metric: (rotation: ReturnType<typeof construct>['rotation']) => Metric) {
+    const built = construct();
+    new Alarm(built.stack, 'UserAlarm', {
+      metric: metric(built.rotation),
+      threshold: 1,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    const template = Template.fromStack(built.stack);
+    const functionName = [
+      { Name: 'FunctionName', Value: rendered(built, built.rotation.rotationFunction.functionName) },
+    ];
+    return { ...built, template, functionName };
+  }
+
+  it("renders the rotation function's errors as errorsAlarm watches them: AWS/Lambda, Sum over 5 minutes", () => {
+    const { template, functionName } = userAlarm((r) => r.metricErrors());
+    template.resourcePropertiesCountIs(
+      'AWS::CloudWatch::Alarm',
+      {
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: functionName,
+        Statistic: 'Sum',
+        Period: 300,
+      },
+      2,
+    );
+  });
+
+  it('renders duration, invocations and throttles of the rotation function, with the options given', () => {
+    userAlarm((r) =>
+      r.metricDuration({ statistic: 'Maximum', period: Duration.hours(1) }),
+    ).template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Duration',
+      Statistic: 'Maximum',
+      Period: 3600,
+    });
+    const invocations = userAlarm((r) => r.metricInvocations());
+    invocations.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Invocations',
+      Dimensions: invocations.functionName,
+      Statistic: 'Sum',
+      Period: 300,
+    });
+    const throttles = userAlarm((r) => r.metricThrottles());
+    throttles.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Throttles',
+      Dimensions: throttles.functionName,
+      Statistic: 'Sum',
+      Period: 300,
+    });
+  });
+
+  it('counts failed, abandoned and failed-test rotations as the matches of the failure rule', () => {
+    const built = userAlarm((r) => r.metricRotationFailures());
+    built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Events',
+      MetricName: 'TriggeredRules',
+      Dimensions: [{ Name: 'RuleName', Value: rendered(built, built.rotation.failureRule.ruleName) }],
+      Statistic: 'Sum',
+      Period: 300,
+      TreatMissingData: 'notBreaching',
+    });
   });
 });

@@ -68,10 +68,13 @@ describe('the rekey stack', () => {
     });
   });
 
-  it('refuses an invalid config file with the field and the value', () => {
+  it('refuses an invalid config file with the stack, the field and the value', () => {
     assert.throws(
       () => stack({}, { codec: 'rot13' }),
-      (e: Error) => e instanceof PropsError && /^rekey config: codec .*got 'rot13'/.test(e.message),
+      (e: Error) =>
+        e instanceof PropsError &&
+        e.constructPath === 'Rekey' &&
+        /^Rekey: rekey config: codec .*got 'rot13'/.test(e.message),
     );
   });
 

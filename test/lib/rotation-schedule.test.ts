@@ -69,6 +69,16 @@ describe('schedule validation', () => {
     );
   });
 
+  it('reports a schedule checked on its own without a construct path, which the construct adds', () => {
+    assert.throws(
+      () => rotationRules({ expression: 'cron(15 3 * * ? *)' }),
+      (e: Error) =>
+        e instanceof PropsError &&
+        e.constructPath === undefined &&
+        e.message.startsWith("schedule.expression 'cron(15 3 * * ? *)'"),
+    );
+  });
+
   it('refuses a cron expression with a year other than *', () => {
     refuses({ expression: 'cron(0 3 * * ? 2027)' }, /must have '\*' for the year, got '2027'/);
   });
