@@ -24,6 +24,11 @@ export interface DataApiOptions {
   readonly limits?: Partial<DataApiLimits>;
   /** Transaction timeouts. @default 3 minutes idle, 24 hours in all */
   readonly transactionTimeouts?: Partial<TransactionTimeouts>;
+  /**
+   * The cluster ARNs it answers for; a request naming another is refused with the service's
+   * BadRequestException ("HttpEndpoint is not enabled for cluster ..."). @default [LOCAL_CLUSTER_ARN]
+   */
+  readonly clusterArns?: readonly string[];
 }
 
 /** The local RDS Data API: the service, its HTTP handler, and the knobs tests and benchmarks turn. */
@@ -36,6 +41,7 @@ export class LocalDataApi {
   private injector: FaultInjector | undefined;
   private readonly sweeper: NodeJS.Timeout;
 
+  /** @throws RangeError for a negative latency or a clusterArns entry that is not a cluster ARN. */
   constructor(options: DataApiOptions) {
     const clock = options.clock ?? systemClock;
     this.service = new DataApiService({
@@ -43,6 +49,7 @@ export class LocalDataApi {
       clock,
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.transactionTimeouts ? { transactionTimeouts: options.transactionTimeouts } : {}),
+      ...(options.clusterArns ? { clusterArns: options.clusterArns } : {}),
     });
     this.latency = checkLatency(options.latencyMs ?? 0);
     this.injector = options.faults ? new FaultInjector(options.faults) : undefined;

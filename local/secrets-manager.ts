@@ -3,6 +3,7 @@ import { type LocalClock, realSleep, type Sleep, systemClock } from './clock.js'
 import { closeServer, listen } from './http.js';
 import { SecretsManagerError } from './secrets-manager/errors.js';
 import { createSecretsManagerHandler } from './secrets-manager/http.js';
+import { listSecrets } from './secrets-manager/list-secrets.js';
 import {
   createSecret,
   deleteSecret,
@@ -11,6 +12,7 @@ import {
   listSecretVersionIds,
   type OperationContext,
   putSecretValue,
+  restoreSecret,
   tagResource,
   untagResource,
   updateSecretVersionStage,
@@ -20,6 +22,7 @@ import {
   createSecretRequest,
   deleteSecretRequest,
   getSecretValueRequest,
+  listSecretsRequest,
   listVersionsRequest,
   parseRequest,
   putSecretValueRequest,
@@ -48,7 +51,10 @@ export interface SecretsManagerOptions {
   readonly rotationAttempts?: number;
   /** Pause between rotation attempts. @default 0 */
   readonly retryDelayMs?: number;
-  /** Restart rotations the state file shows as running when a previous process stopped. @default false */
+  /**
+   * Restart rotations the state file shows as running when a previous process stopped; without an
+   * invoker they start once `setInvoker` gives one. @default false
+   */
   readonly resumeInterrupted?: boolean;
   /** @default 'us-east-1' */
   readonly region?: string;
@@ -94,10 +100,21 @@ export class LocalSecretsManager {
         return describeSecret(ctx, parseRequest(secretIdRequest, body));
       case 'GetSecretValue':
         return getSecretValue(ctx, parseRequest(getSecretValueRequest, body));
-      case 'PutSecretValue':
-        return putSecretValue(ctx, parseRequest(putSecretValueRequest, body));
-      case 'UpdateSecretVersionStage':
-        return updateSecretVersionStage(ctx, parseRequest(updateStageRequest, body));
+      case 'PutSecretValue': {
+        const input = parseRequest(putSecretValueRequest, body);
+        const out = putSecretValue(ctx, input);
+        this.rotations.completeIfPromoted(input.SecretId, operation);
+        return out;
+      }
+      case 'UpdateSecretVersionStage': {
+        const input = parseRequest(updateStageRequest, body);
+        const out = updateSecretVersionStage(ctx, input);
+        // A rotation finished from outside (`rekey resume` promoting) ends as the service shows it.
+        this.rotations.completeIfPromoted(input.SecretId, operation);
+        return out;
+      }
+      case 'ListSecrets':
+        return listSecrets(ctx, parseRequest(listSecretsRequest, body));
       case 'ListSecretVersionIds':
         return listSecretVersionIds(ctx, parseRequest(listVersionsRequest, body));
       case 'TagResource':
@@ -112,6 +129,8 @@ export class LocalSecretsManager {
         return { RandomPassword: randomPassword(parseRequest(randomPasswordRequest, body)) };
       case 'DeleteSecret':
         return deleteSecret(ctx, parseRequest(deleteSecretRequest, body));
+      case 'RestoreSecret':
+        return restoreSecret(ctx, parseRequest(secretIdRequest, body));
       default:
         throw new SecretsManagerError(
           'UnknownOperationException',
@@ -120,7 +139,7 @@ export class LocalSecretsManager {
     }
   }
 
-  /** Sets or replaces the rotation function. */
+  /** Sets or replaces the rotation function; interrupted rotations waiting for one start now. */
   setInvoker(invoker: RotationInvoker | undefined): void {
     this.rotations.setInvoker(invoker);
   }
@@ -145,7 +164,10 @@ export class LocalSecretsManager {
     return this.rotations.runDue();
   }
 
-  /** Restarts rotations a previous process left running; returns their ARNs. */
+  /**
+   * Restarts rotations a previous process left running; returns their ARNs. Without a rotation
+   * function they wait for `setInvoker` instead of failing at once.
+   */
   resumeInterrupted(): string[] {
     return this.rotations.resumeInterrupted();
   }

@@ -1,26 +1,31 @@
+import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { resolve } from 'node:path';
 import type { LocalClock, Sleep } from './clock.js';
 import { createEngine, type EngineSpec } from './engines/create.js';
 import type { Engine } from './engines/types.js';
 import type { FaultOptions } from './faults.js';
 import { closeServer, listen } from './http.js';
 import type { DataApiLimits } from './rds-data/service.js';
+import { LOCAL_CLUSTER_ARN, LOCAL_DB_SECRET_ARN } from './rds-data/target.js';
 import { LocalDataApi } from './rds-data.js';
 import { type CommandInvokerOptions, commandInvoker } from './secrets-manager/invokers.js';
 import type { RotationInvoker } from './secrets-manager/types.js';
 import { LocalSecretsManager } from './secrets-manager.js';
 
-/** The cluster ARN the local Data API is addressed with (it accepts any well-formed one). */
-export const LOCAL_CLUSTER_ARN = 'arn:aws:rds:us-east-1:000000000000:cluster:rekey-local';
-/** The database credentials secret ARN the local Data API is addressed with (it is not looked up). */
-export const LOCAL_DB_SECRET_ARN =
-  'arn:aws:secretsmanager:us-east-1:000000000000:secret:rekey-local-db-AbCdEf';
+export { LOCAL_CLUSTER_ARN, LOCAL_DB_SECRET_ARN };
+
+/** The region the local endpoints' ARNs and printed environment name. */
+const LOCAL_REGION = 'us-east-1';
 
 /** What `startLocal` starts. */
 export interface StartLocalOptions {
   /** The database behind the Data API: embedded PGlite, PostgreSQL or MySQL by URL, or an open engine. @default 'pglite' */
   readonly engine?: EngineSpec | Engine;
-  /** Where PGlite keeps its files (with the 'pglite' engine). @default in memory */
+  /**
+   * Where PGlite keeps its files (with the 'pglite' engine), created if missing: beside `stateFile`, a
+   * restart keeps both the secrets and the database. @default in memory
+   */
   readonly pgliteDataDir?: string;
   /**
    * The rotation function: in process, or a command run per step (it gets the endpoints' environment).
@@ -29,8 +34,17 @@ export interface StartLocalOptions {
   readonly invoker?: RotationInvoker | CommandInvokerOptions;
   /** Secrets Manager state file, for crash-and-resume across processes. @default in memory */
   readonly stateFile?: string;
-  /** Restart rotations the state file shows as interrupted. @default false */
+  /**
+   * Restart rotations the state file shows as interrupted: at once with `invoker`, otherwise when
+   * `secretsManager.setInvoker` gives a rotation function (until then they wait, still running).
+   * @default false
+   */
   readonly resumeInterrupted?: boolean;
+  /**
+   * The cluster ARNs the Data API answers for; a request naming any other is refused as the service
+   * refuses it (BadRequestException, "HttpEndpoint is not enabled for cluster ..."). @default [LOCAL_CLUSTER_ARN]
+   */
+  readonly clusterArns?: readonly string[];
   /** Per-call Data API latency. @default 0 */
   readonly latencyMs?: number;
   /** Data API fault injection. @default none */
@@ -64,13 +78,14 @@ export interface LocalEndpoints {
   readonly dataApiUrl: string;
   /**
    * The environment that points the SDKs and the AWS CLI here: AWS_ENDPOINT_URL_SECRETS_MANAGER,
-   * AWS_ENDPOINT_URL_RDS_DATA, AWS_REGION and dummy AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+   * AWS_ENDPOINT_URL_RDS_DATA, AWS_REGION and AWS_DEFAULT_REGION (which older tools read), and dummy
+   * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
    */
   readonly env: Readonly<Record<string, string>>;
   readonly secretsManager: LocalSecretsManager;
   readonly dataApi: LocalDataApi;
   readonly engine: Engine;
-  /** ARNs and database name to pass to the Data API. */
+  /** ARNs and database name to pass to the Data API (the first of `clusterArns`, if given). */
   readonly dataApiTarget: DataApiTarget;
   /** Stops both servers and rotation steps, rolls back open transactions, closes an engine it opened. */
   close(): Promise<void>;
@@ -78,35 +93,39 @@ export interface LocalEndpoints {
 
 /**
  * Starts the local Secrets Manager and RDS Data API on loopback.
- * @throws the engine's connection error, an unreadable state file, or a listen error.
+ * @throws the engine's connection error, an unreadable state file, or a listen error; RangeError for
+ * `pgliteDataDir` with another engine, a malformed `clusterArns` entry or a negative latency.
  */
 export async function startLocal(options: StartLocalOptions = {}): Promise<LocalEndpoints> {
   const host = options.host ?? '127.0.0.1';
-  const spec = options.engine ?? 'pglite';
-  const owned = typeof spec === 'string' || !('begin' in spec);
-  const engine = owned
-    ? await createEngine(
-        spec === 'pglite' && options.pgliteDataDir
-          ? { pglite: { dataDir: options.pgliteDataDir } }
-          : (spec as EngineSpec),
-      )
-    : (spec as Engine);
-
+  const spec = withDataDir(options.engine ?? 'pglite', options.pgliteDataDir);
+  // Before the engine, so an unreadable state file leaves no database open.
   const secretsManager = new LocalSecretsManager({
     ...(options.stateFile ? { stateFile: options.stateFile } : {}),
+    // Resumed once the rotation function is set below, or by the caller's setInvoker.
+    ...(options.resumeInterrupted ? { resumeInterrupted: true } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.sleep ? { sleep: options.sleep } : {}),
     ...(options.rotationAttempts === undefined ? {} : { rotationAttempts: options.rotationAttempts }),
     ...(options.retryDelayMs === undefined ? {} : { retryDelayMs: options.retryDelayMs }),
   });
-  const dataApi = new LocalDataApi({
-    engine,
-    ...(options.clock ? { clock: options.clock } : {}),
-    ...(options.sleep ? { sleep: options.sleep } : {}),
-    ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }),
-    ...(options.faults ? { faults: options.faults } : {}),
-    ...(options.limits ? { limits: options.limits } : {}),
-  });
+  const owned = typeof spec === 'string' || !('begin' in spec);
+  const engine = owned ? await createEngine(spec as EngineSpec) : (spec as Engine);
+  let dataApi: LocalDataApi;
+  try {
+    dataApi = new LocalDataApi({
+      engine,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.sleep ? { sleep: options.sleep } : {}),
+      ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }),
+      ...(options.faults ? { faults: options.faults } : {}),
+      ...(options.limits ? { limits: options.limits } : {}),
+      ...(options.clusterArns ? { clusterArns: options.clusterArns } : {}),
+    });
+  } catch (error) {
+    if (owned) await engine.close();
+    throw error;
+  }
   const smServer = createServer(secretsManager.handler);
   const dataServer = createServer(dataApi.handler);
   const close = async (): Promise<void> => {
@@ -129,7 +148,8 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
   const env = {
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManagerUrl,
     AWS_ENDPOINT_URL_RDS_DATA: dataApiUrl,
-    AWS_REGION: 'us-east-1',
+    AWS_REGION: LOCAL_REGION,
+    AWS_DEFAULT_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
   };
@@ -138,7 +158,6 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
   if (typeof invoker === 'function') secretsManager.setInvoker(invoker);
   else if (invoker)
     secretsManager.setInvoker(commandInvoker({ ...invoker, env: { ...env, ...invoker.env } }));
-  if (options.resumeInterrupted) secretsManager.resumeInterrupted();
 
   return {
     secretsManagerUrl,
@@ -148,12 +167,24 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     dataApi,
     engine,
     dataApiTarget: {
-      resourceArn: LOCAL_CLUSTER_ARN,
+      resourceArn: options.clusterArns?.[0] ?? LOCAL_CLUSTER_ARN,
       secretArn: LOCAL_DB_SECRET_ARN,
       database: databaseName(spec),
     },
     close,
   };
+}
+
+/** The engine spec with PGlite's data directory, made absolute and created. */
+function withDataDir(spec: EngineSpec | Engine, dataDir: string | undefined): EngineSpec | Engine {
+  if (dataDir === undefined) return spec;
+  if (spec !== 'pglite' && !(typeof spec === 'object' && 'pglite' in spec)) {
+    throw new RangeError("pgliteDataDir needs the embedded 'pglite' engine, not a server or an open engine");
+  }
+  const dir = resolve(dataDir);
+  // PGlite creates only the last directory of the path.
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return { pglite: { ...(spec === 'pglite' ? {} : spec.pglite), dataDir: dir } };
 }
 
 function databaseName(spec: EngineSpec | Engine): string {

@@ -20,6 +20,7 @@ import type {
   SqlParameterInput,
 } from './requests.js';
 import { scanSql, toPositional } from './sql-params.js';
+import { LOCAL_CLUSTER_ARN } from './target.js';
 import {
   DEFAULT_TRANSACTION_TIMEOUTS,
   TransactionRegistry,
@@ -49,6 +50,8 @@ export interface DataApiServiceOptions {
   readonly clock: LocalClock;
   readonly limits?: Partial<DataApiLimits>;
   readonly transactionTimeouts?: Partial<TransactionTimeouts>;
+  /** The clusters it answers for; any other resourceArn is refused as the service refuses it. @default [LOCAL_CLUSTER_ARN] */
+  readonly clusterArns?: readonly string[];
 }
 
 const RESOURCE_ARN = /^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z0-9-]+$/;
@@ -62,9 +65,21 @@ export class DataApiService {
   readonly engine: Engine;
   readonly limits: DataApiLimits;
   readonly transactions: TransactionRegistry;
+  /** The cluster ARNs requests may name. */
+  readonly clusterArns: ReadonlySet<string>;
 
+  /** @throws RangeError when a cluster ARN is not one (the service could never be addressed with it). */
   constructor(options: DataApiServiceOptions) {
     this.engine = options.engine;
+    const clusters = options.clusterArns ?? [LOCAL_CLUSTER_ARN];
+    for (const arn of clusters) {
+      if (!RESOURCE_ARN.test(arn)) {
+        throw new RangeError(
+          `clusterArns must hold Aurora cluster ARNs (arn:aws:rds:REGION:ACCOUNT:cluster:NAME), got '${arn}'`,
+        );
+      }
+    }
+    this.clusterArns = new Set(clusters);
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.transactions = new TransactionRegistry(options.clock, {
       ...DEFAULT_TRANSACTION_TIMEOUTS,
@@ -175,6 +190,11 @@ export class DataApiService {
     if (!request.resourceArn) throw badRequest('resourceArn is required');
     if (!RESOURCE_ARN.test(request.resourceArn))
       throw badRequest(`Invalid resourceArn: ${request.resourceArn}`);
+    if (!this.clusterArns.has(request.resourceArn)) {
+      // What the service answers for an ARN that does not exactly match a cluster with the Data API on.
+      const cluster = request.resourceArn.slice(request.resourceArn.lastIndexOf(':') + 1);
+      throw badRequest(`HttpEndpoint is not enabled for cluster ${cluster}`);
+    }
     if (!request.secretArn) throw badRequest('secretArn is required');
     if (!SECRET_ARN.test(request.secretArn)) throw badRequest(`Invalid secretArn: ${request.secretArn}`);
     if (needsDatabase && !request.database) throw badRequest('database is required');

@@ -99,8 +99,6 @@ export function createSecret(ctx: OperationContext, input: z.infer<typeof create
  */
 export function describeSecret(ctx: OperationContext, input: z.infer<typeof secretIdRequest>): Wire {
   const secret = ctx.store.require(input.SecretId, ctx.clock.now());
-  const versionIdsToStages: Record<string, string[]> = {};
-  for (const v of secret.versions) if (v.stages.length > 0) versionIdsToStages[v.versionId] = [...v.stages];
   return {
     ARN: secret.arn,
     Name: secret.name,
@@ -115,9 +113,16 @@ export function describeSecret(ctx: OperationContext, input: z.infer<typeof secr
     DeletedDate: seconds(secret.deletedDate),
     NextRotationDate: secret.rotationEnabled ? seconds(secret.nextRotationDate) : undefined,
     Tags: secret.tags.length > 0 ? secret.tags : undefined,
-    VersionIdsToStages: versionIdsToStages,
+    VersionIdsToStages: versionsToStages(secret),
     CreatedDate: seconds(secret.createdDate),
   };
+}
+
+/** Each version that has labels, with its labels (versions without any are left out, as the service does). */
+export function versionsToStages(secret: SecretRecord): Record<string, string[]> {
+  const map: Record<string, string[]> = {};
+  for (const v of secret.versions) if (v.stages.length > 0) map[v.versionId] = [...v.stages];
+  return map;
 }
 
 /**
@@ -287,25 +292,42 @@ export function listSecretVersionIds(
   const versions = input.IncludeDeprecated
     ? secret.versions
     : secret.versions.filter((v) => v.stages.length > 0);
-  const start = input.NextToken === undefined ? 0 : decodeNextToken(input.NextToken);
-  const end = start + (input.MaxResults ?? 100);
+  const { items, nextToken } = page(versions, input);
   return {
     ARN: secret.arn,
     Name: secret.name,
-    Versions: versions.slice(start, end).map((v) => ({
+    Versions: items.map((v) => ({
       VersionId: v.versionId,
-      VersionStages: [...v.stages],
+      // The service's model has no empty list here: a deprecated version has no VersionStages at all.
+      VersionStages: v.stages.length > 0 ? [...v.stages] : undefined,
       LastAccessedDate: seconds(v.lastAccessedDate),
       CreatedDate: seconds(v.createdDate),
       KmsKeyIds: ['DefaultEncryptionKey'],
     })),
-    NextToken: end < versions.length ? Buffer.from(String(end)).toString('base64') : undefined,
+    NextToken: nextToken,
+  };
+}
+
+/**
+ * One page of a list: MaxResults items (100 by default) from where NextToken says.
+ * @throws SecretsManagerError InvalidNextTokenException for a token this endpoint did not hand out.
+ */
+export function page<T>(
+  all: readonly T[],
+  input: { readonly MaxResults?: number | undefined; readonly NextToken?: string | undefined },
+): { items: T[]; nextToken: string | undefined } {
+  const start = input.NextToken === undefined ? 0 : decodeNextToken(input.NextToken);
+  const end = start + (input.MaxResults ?? 100);
+  return {
+    items: all.slice(start, end),
+    nextToken: end < all.length ? Buffer.from(String(end)).toString('base64') : undefined,
   };
 }
 
 function decodeNextToken(token: string): number {
-  const n = Number(Buffer.from(token, 'base64').toString('utf8'));
-  if (!Number.isInteger(n) || n < 0) {
+  const text = Buffer.from(token, 'base64').toString('utf8');
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) {
     throw new SecretsManagerError('InvalidNextTokenException', 'The NextToken value is invalid.');
   }
   return n;
@@ -339,6 +361,23 @@ export function deleteSecret(ctx: OperationContext, input: z.infer<typeof delete
   delete secret.rotation;
   ctx.store.save();
   return { ARN: secret.arn, Name: secret.name, DeletionDate: seconds(secret.deletionDate) };
+}
+
+/**
+ * RestoreSecret: cancels a scheduled deletion; the secret is usable again. A secret not scheduled for
+ * deletion is answered the same, unchanged.
+ * @throws SecretsManagerError ResourceNotFoundException, also once the recovery window has passed.
+ */
+export function restoreSecret(ctx: OperationContext, input: z.infer<typeof secretIdRequest>): Wire {
+  const now = ctx.clock.now();
+  const secret = ctx.store.require(input.SecretId, now);
+  if (secret.deletedDate !== undefined) {
+    delete secret.deletedDate;
+    delete secret.deletionDate;
+    secret.lastChangedDate = now;
+    ctx.store.save();
+  }
+  return { ARN: secret.arn, Name: secret.name };
 }
 
 function checkOneValue(

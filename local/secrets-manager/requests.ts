@@ -21,7 +21,7 @@ export const createSecretRequest = z.object({
   Tags: z.array(z.object({ Key: z.string().optional(), Value: z.string().optional() })).optional(),
 });
 
-/** Requests that name only the secret: DescribeSecret, CancelRotateSecret. */
+/** Requests that name only the secret: DescribeSecret, CancelRotateSecret, RestoreSecret. */
 export const secretIdRequest = z.object({ SecretId: secretId });
 
 /** GetSecretValue. */
@@ -74,6 +74,43 @@ export const listVersionsRequest = z.object({
   MaxResults: z.number().int().min(1).max(100).optional(),
   NextToken: z.string().optional(),
   IncludeDeprecated: z.boolean().optional(),
+});
+
+/** The filter keys ListSecrets takes. */
+export const SECRET_FILTER_KEYS = [
+  'description',
+  'name',
+  'tag-key',
+  'tag-value',
+  'primary-region',
+  'owning-service',
+  'all',
+] as const;
+
+/** ListSecrets. */
+export const listSecretsRequest = z.object({
+  IncludePlannedDeletion: z.boolean().optional(),
+  MaxResults: z.number().int().min(1).max(100).optional(),
+  NextToken: z.string().optional(),
+  Filters: z
+    .array(
+      z.object({
+        Key: z.enum(SECRET_FILTER_KEYS),
+        Values: z
+          .array(
+            z
+              .string()
+              .max(512)
+              .regex(/^!?[a-zA-Z0-9 :_@/+=.\-!]*$/, 'may contain only letters, digits, spaces and :_@/+=.-!'),
+          )
+          .min(1)
+          .max(10),
+      }),
+    )
+    .max(10)
+    .optional(),
+  SortOrder: z.enum(['asc', 'desc']).optional(),
+  SortBy: z.enum(['created-date', 'last-accessed-date', 'last-changed-date', 'name']).optional(),
 });
 
 /** RotateSecret. */

@@ -44,6 +44,8 @@ export class RotationRunner {
   private readonly running = new Map<string, Promise<void>>();
   private readonly attempts: number;
   private stopped = false;
+  /** resumeInterrupted was asked for before there was a rotation function to resume with. */
+  private resumeOnInvoker = false;
 
   constructor(
     private readonly ctx: OperationContext,
@@ -56,9 +58,16 @@ export class RotationRunner {
     }
   }
 
-  /** Replaces the rotation function (for callers that can only build it once the endpoints are up). */
+  /**
+   * Replaces the rotation function (for callers that can only build it once the endpoints are up). A
+   * resume asked for while there was none starts now.
+   */
   setInvoker(invoker: RotationInvoker | undefined): void {
     this.invoker = invoker;
+    if (invoker && this.resumeOnInvoker) {
+      this.resumeOnInvoker = false;
+      this.resumeInterrupted();
+    }
   }
 
   /**
@@ -144,20 +153,43 @@ export class RotationRunner {
     while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
   }
 
-  /** Restarts rotations that a previous process left running (read from the state file). */
+  /**
+   * Restarts rotations that a previous process left running (read from the state file) and returns
+   * their ARNs. Without a rotation function they would only fail, so they wait, still running in the
+   * state file, and start when `setInvoker` gives one.
+   */
   resumeInterrupted(): string[] {
-    const resumed: string[] = [];
-    for (const secret of this.ctx.store.all()) {
-      if (
-        secret.rotation?.state === 'running' &&
-        !this.running.has(secret.arn) &&
-        secret.deletedDate === undefined
-      ) {
-        this.start(secret.arn, secret.rotation);
-        resumed.push(secret.arn);
-      }
+    const interrupted = this.ctx.store
+      .all()
+      .filter(
+        (secret) =>
+          secret.rotation?.state === 'running' &&
+          !this.running.has(secret.arn) &&
+          secret.deletedDate === undefined,
+      );
+    if (!this.invoker) {
+      this.resumeOnInvoker = true;
+      return interrupted.map((s) => s.arn);
     }
-    return resumed;
+    for (const secret of interrupted) if (secret.rotation) this.start(secret.arn, secret.rotation);
+    return interrupted.map((s) => s.arn);
+  }
+
+  /**
+   * Closes a recorded rotation (running or failed) whose version became AWSCURRENT by a call from
+   * outside this runner, as when `rekey resume` drives the steps in its own process and promotes with
+   * UpdateSecretVersionStage: LastRotatedDate, the next scheduled date and RotationSucceeded, as the
+   * service shows a completed rotation. A rotation this runner is running is closed by the runner.
+   * @param operation the call that moved AWSCURRENT, for the event's reason.
+   * @returns whether it closed one.
+   */
+  completeIfPromoted(secretId: string, operation: string): boolean {
+    const secret = this.ctx.store.find(secretId);
+    const rotation = secret?.rotation;
+    if (!secret || !rotation || rotation.mode !== 'rotate' || this.running.has(secret.arn)) return false;
+    if (!findVersion(secret, rotation.token)?.stages.includes(AWSCURRENT)) return false;
+    this.complete(secret, rotation, `the pending version was made AWSCURRENT by ${operation}`);
+    return true;
   }
 
   /** Starts the scheduled rotations that are due by the clock; returns the secrets' ARNs. */
@@ -203,7 +235,7 @@ export class RotationRunner {
   private async runRotation(arn: string, rotation: RotationRecord): Promise<void> {
     while (this.active(arn, rotation)) {
       rotation.attempt++;
-      this.ctx.store.save();
+      // Recording saves the state file, attempt count included.
       this.record(arn, rotation, { type: 'RotationStarted', attempt: rotation.attempt });
       let step: string = ROTATION_STEPS[0];
       try {
@@ -216,18 +248,12 @@ export class RotationRunner {
         if (!findVersion(secret, rotation.token)?.stages.includes(AWSCURRENT)) {
           throw new Error(`finishSecret returned but version ${rotation.token} is not AWSCURRENT`);
         }
-        const now = this.ctx.clock.now();
-        secret.lastRotatedDate = now;
-        if (secret.rotationRules) secret.nextRotationDate = nextRotationDate(secret.rotationRules, now);
-        delete secret.rotation;
-        this.ctx.store.save();
-        this.record(arn, rotation, { type: 'RotationSucceeded', attempt: rotation.attempt });
+        this.complete(secret, rotation);
         return;
       } catch (error) {
         if (!this.active(arn, rotation)) return;
         if (rotation.attempt >= this.attempts) {
           rotation.state = 'failed';
-          this.ctx.store.save();
           this.record(arn, rotation, {
             type: 'RotationFailed',
             attempt: rotation.attempt,
@@ -283,6 +309,19 @@ export class RotationRunner {
     return (
       version !== undefined && (version.stages.includes(AWSPENDING) || version.stages.includes(AWSCURRENT))
     );
+  }
+
+  /** Ends a rotation whose version is AWSCURRENT: dates, the record gone, RotationSucceeded (saved). */
+  private complete(secret: SecretRecord, rotation: RotationRecord, reason?: string): void {
+    const now = this.ctx.clock.now();
+    secret.lastRotatedDate = now;
+    if (secret.rotationRules) secret.nextRotationDate = nextRotationDate(secret.rotationRules, now);
+    delete secret.rotation;
+    this.record(secret.arn, rotation, {
+      type: 'RotationSucceeded',
+      ...(rotation.attempt > 0 ? { attempt: rotation.attempt } : {}),
+      ...(reason ? { reason } : {}),
+    });
   }
 
   private secret(arn: string): SecretRecord | undefined {

@@ -93,11 +93,22 @@ export class SecretStore {
     this.secrets.delete(arn);
   }
 
-  /** Appends to the rotation log (bounded) and tells listeners. */
+  /**
+   * Appends to the rotation log (bounded), writes the state file with it, then tells listeners: an event
+   * a listener saw is always in the file, so another process reads the same history.
+   */
   record(event: RotationEventRecord): void {
     this.log.push(event);
     if (this.log.length > MAX_EVENTS) this.log.splice(0, this.log.length - MAX_EVENTS);
+    this.save();
     for (const listener of this.listeners) listener(event);
+  }
+
+  /** Deletes for good the secrets whose recovery window has passed, as the service would have by now. */
+  purgeExpired(now: number): void {
+    for (const secret of this.secrets.values()) {
+      if (secret.deletionDate !== undefined && secret.deletionDate <= now) this.secrets.delete(secret.arn);
+    }
   }
 
   /** The rotation log, oldest first. */

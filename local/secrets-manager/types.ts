@@ -78,7 +78,10 @@ export interface RotationEventRecord {
   /** For failures: the step that failed. */
   readonly step?: string;
   readonly error?: { readonly name: string; readonly message: string };
-  /** Why, for abandoned rotations and failed configuration tests. */
+  /**
+   * Why, for abandoned rotations, failed configuration tests, and rotations closed because their
+   * version was promoted from outside the local rotation runner (by `rekey resume`, say).
+   */
   readonly reason?: string;
 }
 

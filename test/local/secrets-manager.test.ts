@@ -9,17 +9,23 @@ import {
   DescribeSecretCommand,
   GetRandomPasswordCommand,
   GetSecretValueCommand,
+  InvalidNextTokenException,
   InvalidParameterException,
+  InvalidRequestException,
+  ListSecretsCommand,
+  type ListSecretsCommandInput,
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   ResourceExistsException,
   ResourceNotFoundException,
+  RestoreSecretCommand,
   RotateSecretCommand,
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { type RunningSecretsManager, startSecretsManager } from '../../local/index.js';
 import { localSecretsManagerClient, manualClock } from '../support/local-clients.js';
+import { wellBehavedRotation } from '../support/local-rotation.js';
 
 const TOKEN_1 = '11111111-1111-4111-8111-111111111111';
 const TOKEN_2 = '22222222-2222-4222-8222-222222222222';
@@ -249,6 +255,25 @@ describe('local Secrets Manager operations over the real SDK', () => {
     assert.equal(rest.NextToken, undefined);
   });
 
+  it('leaves VersionStages out for a version with no labels, as the service does', async () => {
+    const { arn } = await create('v1');
+    for (const [value, token] of [
+      ['v2', TOKEN_2],
+      ['v3', TOKEN_3],
+    ] as const) {
+      await client.send(
+        new PutSecretValueCommand({ SecretId: arn, SecretString: value, ClientRequestToken: token }),
+      );
+    }
+    const all = await client.send(
+      new ListSecretVersionIdsCommand({ SecretId: arn, IncludeDeprecated: true }),
+    );
+    const deprecated = all.Versions?.find((v) => v.VersionId === TOKEN_1);
+    assert.ok(deprecated, 'the deprecated version is listed');
+    assert.equal(deprecated.VersionStages, undefined, 'no empty list');
+    assert.deepEqual(all.Versions?.find((v) => v.VersionId === TOKEN_2)?.VersionStages, ['AWSPREVIOUS']);
+  });
+
   it('generates random passwords of the asked length and character types', async () => {
     const plain = await client.send(new GetRandomPasswordCommand({}));
     assert.equal(plain.RandomPassword?.length, 32);
@@ -313,7 +338,10 @@ describe('local Secrets Manager operations over the real SDK', () => {
   it('answers an unknown operation with HTTP 400 and its name', async () => {
     const response = await fetch(sm.url, {
       method: 'POST',
-      headers: { 'x-amz-target': 'secretsmanager.ListSecrets', 'content-type': 'application/x-amz-json-1.1' },
+      headers: {
+        'x-amz-target': 'secretsmanager.ReplicateSecretToRegions',
+        'content-type': 'application/x-amz-json-1.1',
+      },
       body: '{}',
     });
     assert.equal(response.status, 400);
@@ -350,5 +378,187 @@ describe('local Secrets Manager operations over the real SDK', () => {
       name: 'InvalidRequestException',
       message: 'No Lambda rotation function ARN is associated with this secret.',
     });
+  });
+});
+
+describe('ListSecrets and RestoreSecret over the real SDK', () => {
+  const clock = manualClock(Date.UTC(2025, 3, 1, 8, 0));
+  const DAY = 86_400_000;
+  const LAMBDA = 'arn:aws:lambda:us-east-1:000000000000:function:rekey-rotation';
+  let sm: RunningSecretsManager;
+  let client: SecretsManagerClient;
+  const arns = new Map<string, string>();
+
+  const names = async (input: ListSecretsCommandInput = {}) =>
+    (await client.send(new ListSecretsCommand(input))).SecretList?.map((s) => s.Name) ?? [];
+
+  before(async () => {
+    sm = await startSecretsManager({ clock, invoker: async (event) => wellBehavedRotation(client)(event) });
+    client = localSecretsManagerClient(sm.url);
+    const secrets = [
+      {
+        Name: 'prod/app/key',
+        Description: 'Encryption KEY of the app',
+        Tags: [{ Key: 'team', Value: 'payments' }],
+      },
+      { Name: 'prod/db', Description: 'database login', Tags: [{ Key: 'tier', Value: 'data' }] },
+      { Name: 'staging/app/key', Tags: [{ Key: 'team', Value: 'platform' }] },
+      { Name: 'credsDatabase892' },
+    ];
+    for (const secret of secrets) {
+      clock.advance(1000);
+      const out = await client.send(new CreateSecretCommand({ ...secret, SecretString: '{"k":"v1"}' }));
+      arns.set(secret.Name, out.ARN ?? '');
+    }
+  });
+  after(async () => {
+    await sm.secretsManager.idle();
+    client.destroy();
+    await sm.close();
+  });
+
+  it('lists every secret with its metadata and labels, oldest first, never a value', async () => {
+    clock.advance(DAY);
+    await client.send(
+      new RotateSecretCommand({
+        SecretId: 'prod/db',
+        RotationLambdaARN: LAMBDA,
+        RotationRules: { AutomaticallyAfterDays: 30 },
+      }),
+    );
+    await sm.secretsManager.idle();
+    const out = await client.send(new ListSecretsCommand({}));
+    assert.deepEqual(
+      out.SecretList?.map((s) => s.Name),
+      ['prod/app/key', 'prod/db', 'staging/app/key', 'credsDatabase892'],
+    );
+    assert.equal(out.NextToken, undefined);
+    const key = out.SecretList?.[0];
+    assert.equal(key?.ARN, arns.get('prod/app/key'));
+    assert.equal(key?.Description, 'Encryption KEY of the app');
+    assert.deepEqual(key?.Tags, [{ Key: 'team', Value: 'payments' }]);
+    assert.equal(key?.RotationEnabled, undefined, 'left out until rotation is configured');
+    assert.equal(key?.LastRotatedDate, undefined);
+    assert.ok(key?.LastChangedDate instanceof Date && key.CreatedDate instanceof Date);
+    assert.deepEqual(Object.values(key?.SecretVersionsToStages ?? {}), [['AWSCURRENT']]);
+    assert.equal('SecretString' in (key ?? {}), false);
+
+    const rotated = out.SecretList?.[1];
+    assert.equal(rotated?.RotationEnabled, true);
+    assert.equal(rotated?.RotationLambdaARN, LAMBDA);
+    assert.deepEqual(rotated?.LastRotatedDate, new Date(clock.now()));
+    assert.deepEqual(rotated?.NextRotationDate, new Date(clock.now() + 30 * DAY));
+    assert.deepEqual(
+      Object.values(rotated?.SecretVersionsToStages ?? {}).map((s) => [...(s ?? [])].sort()),
+      [['AWSPREVIOUS'], ['AWSCURRENT', 'AWSPENDING']],
+    );
+    assert.deepEqual(await names({ SortOrder: 'desc' }), [
+      'credsDatabase892',
+      'staging/app/key',
+      'prod/db',
+      'prod/app/key',
+    ]);
+    assert.deepEqual(await names({ SortBy: 'name' }), [
+      'credsDatabase892',
+      'prod/app/key',
+      'prod/db',
+      'staging/app/key',
+    ]);
+  });
+
+  it('pages with MaxResults and NextToken, and refuses a token it did not hand out', async () => {
+    const first = await client.send(new ListSecretsCommand({ MaxResults: 3 }));
+    assert.equal(first.SecretList?.length, 3);
+    assert.ok(first.NextToken);
+    const rest = await client.send(new ListSecretsCommand({ MaxResults: 3, NextToken: first.NextToken }));
+    assert.deepEqual(
+      rest.SecretList?.map((s) => s.Name),
+      ['credsDatabase892'],
+    );
+    assert.equal(rest.NextToken, undefined);
+    await assert.rejects(
+      client.send(new ListSecretsCommand({ NextToken: 'not a token' })),
+      InvalidNextTokenException,
+    );
+    await assert.rejects(client.send(new ListSecretsCommand({ MaxResults: 101 })), InvalidParameterException);
+  });
+
+  it('filters by name, description, tag and free text: all filters, any value, ! negates', async () => {
+    assert.deepEqual(await names({ Filters: [{ Key: 'name', Values: ['prod/'] }] }), [
+      'prod/app/key',
+      'prod/db',
+    ]);
+    assert.deepEqual(
+      await names({ Filters: [{ Key: 'name', Values: ['Prod/'] }] }),
+      [],
+      'name is case-sensitive',
+    );
+    assert.deepEqual(await names({ Filters: [{ Key: 'description', Values: ['encryption key'] }] }), [
+      'prod/app/key',
+    ]);
+    assert.deepEqual(await names({ Filters: [{ Key: 'tag-key', Values: ['team'] }] }), [
+      'prod/app/key',
+      'staging/app/key',
+    ]);
+    assert.deepEqual(
+      await names({
+        Filters: [
+          { Key: 'tag-key', Values: ['team'] },
+          { Key: 'tag-value', Values: ['!pay'] },
+        ],
+      }),
+      ['staging/app/key'],
+    );
+    assert.deepEqual(await names({ Filters: [{ Key: 'name', Values: ['staging', 'cred'] }] }), [
+      'staging/app/key',
+      'credsDatabase892',
+    ]);
+    assert.deepEqual(await names({ Filters: [{ Key: 'all', Values: ['DATABASE'] }] }), [
+      'prod/db',
+      'credsDatabase892',
+    ]);
+    await assert.rejects(
+      client.send(new ListSecretsCommand({ Filters: [{ Key: 'name', Values: ['a*b'] }] })),
+      InvalidParameterException,
+    );
+  });
+
+  it('lists a secret scheduled for deletion only with IncludePlannedDeletion, and RestoreSecret brings it back', async () => {
+    const arn = arns.get('staging/app/key') ?? '';
+    await client.send(new DeleteSecretCommand({ SecretId: arn, RecoveryWindowInDays: 7 }));
+    assert.equal((await names()).includes('staging/app/key'), false);
+    const planned = await client.send(new ListSecretsCommand({ IncludePlannedDeletion: true }));
+    const deleted = planned.SecretList?.find((s) => s.ARN === arn);
+    assert.deepEqual(deleted?.DeletedDate, new Date(clock.now()));
+    await assert.rejects(client.send(new GetSecretValueCommand({ SecretId: arn })), InvalidRequestException);
+
+    clock.advance(DAY);
+    const restored = await client.send(new RestoreSecretCommand({ SecretId: 'staging/app/key' }));
+    assert.deepEqual({ ARN: restored.ARN, Name: restored.Name }, { ARN: arn, Name: 'staging/app/key' });
+    assert.equal(
+      (await client.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString,
+      '{"k":"v1"}',
+    );
+    const described = await client.send(new DescribeSecretCommand({ SecretId: arn }));
+    assert.equal(described.DeletedDate, undefined);
+    assert.deepEqual(described.LastChangedDate, new Date(clock.now()));
+    assert.ok((await names()).includes('staging/app/key'));
+    await client.send(new RestoreSecretCommand({ SecretId: arn }));
+    await assert.rejects(
+      client.send(new RestoreSecretCommand({ SecretId: 'no/such/secret' })),
+      ResourceNotFoundException,
+    );
+  });
+
+  it('forgets a secret whose recovery window has passed, as the service deletes it', async () => {
+    const arn = arns.get('credsDatabase892') ?? '';
+    await client.send(new DeleteSecretCommand({ SecretId: arn, RecoveryWindowInDays: 7 }));
+    clock.advance(7 * DAY);
+    const planned = await client.send(new ListSecretsCommand({ IncludePlannedDeletion: true }));
+    assert.equal(
+      planned.SecretList?.some((s) => s.ARN === arn),
+      false,
+    );
+    await assert.rejects(client.send(new RestoreSecretCommand({ SecretId: arn })), ResourceNotFoundException);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
@@ -14,6 +14,8 @@ import {
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import {
+  LocalSecretsManager,
+  ROTATION_STEPS,
   type RotationInvoker,
   type RunningSecretsManager,
   type SecretsManagerOptions,
@@ -26,6 +28,7 @@ const LAMBDA = 'arn:aws:lambda:us-east-1:000000000000:function:rekey-rotation';
 const FIRST = '11111111-1111-4111-8111-111111111111';
 const TOKEN = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
 const OTHER = 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb';
+const THIRD = 'eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee';
 const DAY = 86_400_000;
 
 describe('local Secrets Manager rotation', () => {
@@ -343,6 +346,163 @@ describe('local Secrets Manager rotation', () => {
       assert.equal(second.calls[0]?.RotationToken, first.calls[0]?.RotationToken);
       assert.deepEqual(await stages(), { [FIRST]: ['AWSPREVIOUS'], [TOKEN]: ['AWSPENDING', 'AWSCURRENT'] });
       stuck.open();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  /** Starts an instance on `stateFile`, rotates, and stops it while setSecret hangs: a killed `rekey local`. */
+  const interruptInSetSecret = async (stateFile: string): Promise<() => void> => {
+    const stuck = gate();
+    const first = recordingInvoker(async (event) => {
+      await wellBehavedRotation(client)(event);
+      if (event.Step === 'setSecret') {
+        stuck.arrive();
+        await stuck.wait;
+      }
+    });
+    await start(first, { stateFile });
+    await rotate();
+    await stuck.reached;
+    client.destroy();
+    await sm.close();
+    return stuck.open;
+  };
+  /** The steps as `rekey resume` runs them: in its own process, promoting with UpdateSecretVersionStage. */
+  const resumeOutside = async (token = TOKEN) => {
+    const steps = wellBehavedRotation(client);
+    for (const Step of ROTATION_STEPS) await steps({ Step, SecretId: arn, ClientRequestToken: token });
+  };
+
+  it('waits for a rotation function before resuming an interrupted rotation, then finishes it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rekey-rotation-'));
+    try {
+      const stateFile = join(dir, 'state.json');
+      const release = await interruptInSetSecret(stateFile);
+
+      sm = await startSecretsManager({ clock, stateFile, resumeInterrupted: true });
+      client = localSecretsManagerClient(sm.url);
+      await sm.secretsManager.idle();
+      assert.deepEqual(eventTypes(), ['RotationStarted#1'], 'no RotationFailed for want of a function');
+      assert.deepEqual(await stages(), { [FIRST]: ['AWSCURRENT'], [TOKEN]: ['AWSPENDING'] });
+
+      clock.advance(DAY);
+      const second = recordingInvoker(async (event) => wellBehavedRotation(client)(event));
+      sm.secretsManager.setInvoker(second);
+      await sm.secretsManager.idle();
+      assert.deepEqual(
+        second.calls.map((c) => c.Step),
+        ['createSecret', 'setSecret', 'testSecret', 'finishSecret'],
+      );
+      assert.deepEqual(await stages(), { [FIRST]: ['AWSPREVIOUS'], [TOKEN]: ['AWSPENDING', 'AWSCURRENT'] });
+      assert.deepEqual(eventTypes(), ['RotationStarted#1', 'RotationStarted#2', 'RotationSucceeded#2']);
+      const described = await client.send(new DescribeSecretCommand({ SecretId: arn }));
+      assert.deepEqual(described.LastRotatedDate, new Date(clock.now()));
+      release();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('saves RotationSucceeded, RotationFailed and RotationAbandoned in the state file as they happen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rekey-rotation-'));
+    try {
+      const stateFile = join(dir, 'state.json');
+      const saved = () =>
+        (JSON.parse(readFileSync(stateFile, 'utf8')) as { events: { type: string }[] }).events.map(
+          (e) => e.type,
+        );
+      let failSetSecret = true;
+      await start(
+        recordingInvoker(async (event) => {
+          if (failSetSecret && event.Step === 'setSecret') throw new Error('database unreachable');
+          await wellBehavedRotation(client)(event);
+        }),
+        { stateFile, rotationAttempts: 1 },
+      );
+      const inFileWhenHeard: string[] = [];
+      sm.secretsManager.onEvent((event) => inFileWhenHeard.push(`${event.type}:${saved().at(-1)}`));
+
+      await rotate();
+      await sm.secretsManager.idle();
+      await client.send(
+        new PutSecretValueCommand({
+          SecretId: arn,
+          SecretString: '{"k":"manual"}',
+          ClientRequestToken: OTHER,
+        }),
+      );
+      failSetSecret = false;
+      await rotate(THIRD);
+      await sm.secretsManager.idle();
+
+      const expected = [
+        'RotationStarted',
+        'RotationFailed',
+        'RotationAbandoned',
+        'RotationStarted',
+        'RotationSucceeded',
+      ];
+      assert.deepEqual(
+        inFileWhenHeard,
+        expected.map((type) => `${type}:${type}`),
+      );
+      assert.deepEqual(
+        new LocalSecretsManager({ stateFile }).events().map((e) => e.type),
+        expected,
+        'another instance reads the same history',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('closes a failed rotation that rekey resume finished in its own process, as the service shows it', async () => {
+    let broken = true;
+    const invoker = recordingInvoker(async (event) => {
+      if (broken && event.Step === 'testSecret') throw new Error('pending key does not decrypt row 42');
+      await wellBehavedRotation(client)(event);
+    });
+    await start(invoker, { rotationAttempts: 1 });
+    await rotate();
+    await sm.secretsManager.idle();
+    assert.deepEqual(eventTypes(), ['RotationStarted#1', 'RotationFailed#1']);
+
+    broken = false;
+    clock.advance(DAY);
+    await resumeOutside();
+
+    assert.equal(invoker.calls.length, 3, 'the local runner ran nothing more');
+    assert.deepEqual(await stages(), { [FIRST]: ['AWSPREVIOUS'], [TOKEN]: ['AWSPENDING', 'AWSCURRENT'] });
+    const described = await client.send(new DescribeSecretCommand({ SecretId: arn }));
+    assert.deepEqual(described.LastRotatedDate, new Date(clock.now()));
+    assert.deepEqual(described.NextRotationDate, new Date(clock.now() + 30 * DAY));
+    assert.deepEqual(eventTypes(), ['RotationStarted#1', 'RotationFailed#1', 'RotationSucceeded#1']);
+    const succeeded = sm.secretsManager.events().at(-1);
+    assert.equal(succeeded?.versionId, TOKEN);
+    assert.match(succeeded?.reason ?? '', /UpdateSecretVersionStage/);
+  });
+
+  it('closes an interrupted rotation that rekey resume finished, so it is not resumed again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rekey-rotation-'));
+    try {
+      const stateFile = join(dir, 'state.json');
+      const release = await interruptInSetSecret(stateFile);
+      sm = await startSecretsManager({ clock, stateFile });
+      client = localSecretsManagerClient(sm.url);
+
+      clock.advance(DAY);
+      await resumeOutside();
+      const described = await client.send(new DescribeSecretCommand({ SecretId: arn }));
+      assert.deepEqual(described.LastRotatedDate, new Date(clock.now()));
+      assert.deepEqual(eventTypes(), ['RotationStarted#1', 'RotationSucceeded#1']);
+
+      const late = recordingInvoker(async () => {});
+      sm.secretsManager.setInvoker(late);
+      assert.deepEqual(sm.secretsManager.resumeInterrupted(), []);
+      await sm.secretsManager.idle();
+      assert.deepEqual(late.calls, []);
+      release();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

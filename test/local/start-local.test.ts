@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ExecuteStatementCommand, RDSDataClient } from '@aws-sdk/client-rds-data';
@@ -14,13 +16,22 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { type RotationInvocation, startLocal } from '../../local/index.js';
+import { localDataClient, localSecretsManagerClient } from '../support/local-clients.js';
 import { LOCAL_CRASH_SECRET, LOCAL_CRASH_TOKEN } from '../support/local-crash-process.js';
 import { rejectsNamed } from '../support/local-data-api-suite.js';
 import { fakeEngine } from '../support/local-fake-engine.js';
+import {
+  LOCAL_HANG_PENDING,
+  LOCAL_HANG_READY,
+  LOCAL_HANG_SECRET,
+  LOCAL_HANG_TOKEN,
+} from '../support/local-hanging-process.js';
+import { wellBehavedRotation } from '../support/local-rotation.js';
 import { writeStepScript } from '../support/local-step-script.js';
 
 const LAMBDA = 'arn:aws:lambda:us-east-1:000000000000:function:rekey-rotation';
 const CRASH_PROCESS = fileURLToPath(new URL('../support/local-crash-process.ts', import.meta.url));
+const HANGING_PROCESS = fileURLToPath(new URL('../support/local-hanging-process.ts', import.meta.url));
 const TSX = ['--import', 'tsx'];
 
 /** Runs `work` with these variables set in process.env, as a user's shell would set them. */
@@ -35,6 +46,29 @@ async function withEnv<T>(vars: Readonly<Record<string, string>>, work: () => Pr
       else process.env[k] = v;
     }
   }
+}
+
+/** The rotation events a state file holds. */
+function savedEvents(stateFile: string): string[] {
+  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { events: { type: string }[] };
+  return state.events.map((e) => e.type);
+}
+
+/** Runs the hanging `rekey local` stand-in until its rotation hangs in setSecret, then kills it. */
+async function killMidRotation(stateFile: string): Promise<NodeJS.Signals | null> {
+  const child = spawn(process.execPath, [...TSX, HANGING_PROCESS, stateFile], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = once(child, 'exit');
+  try {
+    for await (const line of createInterface({ input: child.stdout })) {
+      if (line === LOCAL_HANG_READY) break;
+    }
+  } finally {
+    child.kill('SIGKILL');
+  }
+  const [, signal] = (await exited) as [number | null, NodeJS.Signals | null];
+  return signal;
 }
 
 function readLog(file: string): { event: RotationInvocation; endpoint: string }[] {
@@ -64,6 +98,7 @@ describe('startLocal', () => {
       assert.match(local.dataApiUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
       assert.deepEqual(Object.keys(local.env).sort(), [
         'AWS_ACCESS_KEY_ID',
+        'AWS_DEFAULT_REGION',
         'AWS_ENDPOINT_URL_RDS_DATA',
         'AWS_ENDPOINT_URL_SECRETS_MANAGER',
         'AWS_REGION',
@@ -187,5 +222,88 @@ describe('startLocal', () => {
       client.destroy();
       await local.close();
     }
+  });
+
+  it('resumes, once its rotation function is set, a rotation whose process was killed in setSecret', {
+    timeout: 60_000,
+  }, async () => {
+    const stateFile = join(dir, 'killed-state.json');
+    assert.equal(await killMidRotation(stateFile), 'SIGKILL');
+    assert.deepEqual(savedEvents(stateFile), ['RotationStarted']);
+
+    // As `rekey local --state FILE --config ...` starts: the rotation function comes after the endpoints.
+    const local = await startLocal({ engine, stateFile, resumeInterrupted: true });
+    const client = localSecretsManagerClient(local.secretsManagerUrl);
+    try {
+      await local.secretsManager.idle();
+      assert.deepEqual(
+        local.secretsManager.events().map((e) => e.type),
+        ['RotationStarted'],
+        'no rotation function yet: the rotation waits instead of failing',
+      );
+      local.secretsManager.setInvoker(wellBehavedRotation(client));
+      await local.secretsManager.idle();
+
+      const current = await client.send(new GetSecretValueCommand({ SecretId: LOCAL_HANG_SECRET }));
+      assert.equal(current.VersionId, LOCAL_HANG_TOKEN, 'AWSCURRENT moved to the interrupted token');
+      assert.equal(current.SecretString, LOCAL_HANG_PENDING, 'the value the killed process wrote is kept');
+      const described = await client.send(new DescribeSecretCommand({ SecretId: LOCAL_HANG_SECRET }));
+      assert.ok(described.LastRotatedDate, 'LastRotatedDate is set');
+      assert.deepEqual(
+        local.secretsManager.events().map((e) => `${e.type}#${e.attempt}`),
+        ['RotationStarted#1', 'RotationStarted#2', 'RotationSucceeded#2'],
+      );
+      assert.deepEqual(savedEvents(stateFile), ['RotationStarted', 'RotationStarted', 'RotationSucceeded']);
+    } finally {
+      client.destroy();
+      await local.close();
+    }
+  });
+
+  it('keeps the embedded database in pgliteDataDir, beside the state file, across a restart', {
+    timeout: 60_000,
+  }, async () => {
+    const stateFile = join(dir, 'persist', 'state.json');
+    const pgliteDataDir = join(dir, 'persist', 'pgdata');
+    const start = () => startLocal({ stateFile, pgliteDataDir });
+
+    const first = await start();
+    const data1 = localDataClient(first.dataApiUrl);
+    const sm1 = localSecretsManagerClient(first.secretsManagerUrl);
+    try {
+      const run = (sql: string) => data1.send(new ExecuteStatementCommand({ ...first.dataApiTarget, sql }));
+      await run('CREATE TABLE kept (id int PRIMARY KEY, v text)');
+      await run("INSERT INTO kept VALUES (1, 'written before the restart')");
+      await sm1.send(new CreateSecretCommand({ Name: 'persist/key', SecretString: 'kept too' }));
+    } finally {
+      data1.destroy();
+      sm1.destroy();
+      await first.close();
+    }
+    assert.ok(existsSync(join(pgliteDataDir, 'PG_VERSION')), 'PGlite wrote its files there');
+
+    const second = await start();
+    const data2 = localDataClient(second.dataApiUrl);
+    const sm2 = localSecretsManagerClient(second.secretsManagerUrl);
+    try {
+      const out = await data2.send(
+        new ExecuteStatementCommand({ ...second.dataApiTarget, sql: 'SELECT v FROM kept WHERE id = 1' }),
+      );
+      assert.deepEqual(out.records, [[{ stringValue: 'written before the restart' }]]);
+      const secret = await sm2.send(new GetSecretValueCommand({ SecretId: 'persist/key' }));
+      assert.equal(secret.SecretString, 'kept too');
+    } finally {
+      data2.destroy();
+      sm2.destroy();
+      await second.close();
+    }
+  });
+
+  it('refuses pgliteDataDir with an engine other than the embedded one', async () => {
+    await assert.rejects(startLocal({ engine, pgliteDataDir: join(dir, 'unused') }), {
+      name: 'RangeError',
+      message: /pgliteDataDir needs the embedded 'pglite' engine/,
+    });
+    assert.equal(existsSync(join(dir, 'unused')), false);
   });
 });
