@@ -15,6 +15,7 @@ import {
   generateSecretValue,
   memoryLog,
   parseConfig,
+  planRotation,
   rotationFunction,
   type StagedValue,
   systemClock,
@@ -23,6 +24,7 @@ import {
 } from '../lambda/index.js';
 import { type EngineSpec, inProcessInvoker, startLocal } from '../local/index.js';
 import { table } from './cli/format.js';
+import { renderPlanSummary } from './cli/plan.js';
 import { progressReporter } from './cli/progress.js';
 import { DEMO_STORED_FIELDS, DEMO_TEMPLATE, seedDemo } from './demo/schema.js';
 
@@ -120,6 +122,13 @@ async function main(): Promise<number> {
         say(`  ${event.Step.padEnd(12)} done in ${Date.now() - stepStarted} ms`);
       }),
     );
+    // What the rotation will touch and cost, before it runs (`rekey plan` computes the same).
+    const plan = await planRotation(
+      [{ label: 'current', versionId: created.VersionId as string, secretString: firstValue }],
+      scan,
+      { secretId, rotationRules: { automaticallyAfterDays: 30 } },
+    );
+    for (const line of renderPlanSummary(plan)) say(line);
     say('RotateSecret: rotation enabled, every 30 days, rotating now');
     const rotate = await sm.send(
       new RotateSecretCommand({

@@ -63,6 +63,21 @@ const storedTableSchema = z
     path: ['id'],
   });
 
+/**
+ * A column the operator knowingly leaves out of the rotation (the database census does not report it),
+ * with the reason written down for whoever reads the config next.
+ */
+const ignoredColumnSchema = z
+  .object({
+    table: identifier,
+    schema: identifier.optional(),
+    column: identifier,
+    reason: z.string().refine((r) => r.trim().length > 0, {
+      message: 'must say why the column is left out of the rotation',
+    }),
+  })
+  .strict();
+
 const rowPolicy = z.enum(['fail', 'skip']);
 
 const configSchema = z
@@ -72,6 +87,8 @@ const configSchema = z
     dataKeyField: z.string().min(1),
     codec: z.enum(['rk1', 'fernet', 'fernet-sha256']).default('rk1'),
     storedFields: z.array(storedTableSchema).min(1),
+    /** Columns that may hold ciphertext but are left out on purpose (lambda/db-census.ts skips them). */
+    ignoredColumns: z.array(ignoredColumnSchema).optional(),
     dataApi: z
       .object({
         resourceArn: arn('rds'),
@@ -135,6 +152,28 @@ const configSchema = z
         });
       }
     }
+    for (const [i, ignored] of (c.ignoredColumns ?? []).entries()) {
+      if (ignored.schema && c.dataApi.engine === 'mysql') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['ignoredColumns', i, 'schema'],
+          message: 'is not supported with engine mysql (use dataApi.database)',
+        });
+      }
+      const listed = c.storedFields.some(
+        (t) =>
+          t.table === ignored.table &&
+          (t.schema ?? '') === (ignored.schema ?? '') &&
+          t.columns.includes(ignored.column),
+      );
+      if (listed) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['ignoredColumns', i, 'column'],
+          message: 'is listed in storedFields too: a column is either rotated or ignored',
+        });
+      }
+    }
   });
 
 const CODEC_KEY_KINDS: Record<string, string | undefined> = {
@@ -179,6 +218,8 @@ export function tableCodec(
 
 /** One field of the secret template. */
 export type SecretField = z.infer<typeof secretFieldSchema>;
+/** A column left out of the rotation on purpose, with the reason. */
+export type IgnoredColumn = z.infer<typeof ignoredColumnSchema>;
 /** One table whose columns hold values encrypted with the data key. */
 export type StoredTable = z.infer<typeof storedTableSchema>;
 /** Name of a ciphertext format. */

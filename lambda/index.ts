@@ -24,6 +24,14 @@ export {
   tableCodec,
 } from './config.js';
 export { createDataApiClient, type DataApiTarget, dataApiRunner } from './data-api.js';
+export {
+  checkUnlistedCiphertext,
+  type DatabaseCensus,
+  describeFound,
+  type FoundCiphertext,
+  takeDatabaseCensus,
+  UnlistedCiphertextError,
+} from './db-census.js';
 export { type BaseDeps, createDeps } from './deps.js';
 export {
   AbortRaceError,
@@ -36,6 +44,15 @@ export {
 } from './errors.js';
 export { KeyRing } from './keyring.js';
 export { memoryLog, silentLog } from './log.js';
+export {
+  DEFAULT_LATENCY_MS,
+  type FieldImpact,
+  type PlanWarning,
+  planRotation,
+  type RotationPlan,
+  type RotationRules,
+  type StepPlan,
+} from './plan.js';
 export {
   type Clock,
   type Log,

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { takeDatabaseCensus } from '../../lambda/db-census.js';
+import { memoryLog } from '../../lambda/log.js';
+import type { SqlRunner } from '../../lambda/ports.js';
+import {
+  CENSUS_STAGED,
+  censusConfig,
+  censusSuite,
+  encrypted,
+  plantUnlisted,
+  seedConfigured,
+  summarize,
+} from '../support/census-suite.js';
+import { fakeClock } from '../support/fake-clock.js';
+import { RK1_SECRET_A } from '../support/fixtures.js';
+import { pgliteRunner } from '../support/pglite-runner.js';
+
+/** The embedded PostgreSQL, emptied: public recreated, the suite's other schemas dropped. */
+async function freshPglite(): Promise<SqlRunner & { calls: number }> {
+  const db = await pgliteRunner();
+  await db.execute('DROP SCHEMA IF EXISTS audit CASCADE');
+  await db.execute('DROP SCHEMA IF EXISTS app2 CASCADE');
+  return db;
+}
+
+censusSuite({
+  label: 'embedded PostgreSQL (PGlite)',
+  dialect: 'postgres',
+  open: async () => ({ db: await freshPglite(), close: async () => {} }),
+});
+
+describe('the database census, what it cannot check', () => {
+  const deps = (db: SqlRunner, clock = fakeClock(), deadline = Number.POSITIVE_INFINITY) => ({
+    db,
+    clock,
+    log: memoryLog(),
+    config: censusConfig('postgres'),
+    deadline,
+  });
+
+  it('reports a column whose SELECT the database refuses as unchecked, and checks the rest', async () => {
+    const db = await freshPglite();
+    await seedConfigured(db, 5);
+    await plantUnlisted(db);
+    const refusing: SqlRunner = {
+      ...db,
+      dialect: 'postgres',
+      execute: async (sql, params, options) => {
+        if (sql.includes('"app2"."cache"'))
+          throw Object.assign(new Error('permission denied for table cache'), {
+            name: 'BadRequestException',
+          });
+        return db.execute(sql, params, options);
+      },
+    };
+    const census = await takeDatabaseCensus(CENSUS_STAGED, deps(refusing));
+    assert.deepEqual(
+      census.unchecked.map((u) => `${u.schema}.${u.table}.${u.column}: ${u.reason}`),
+      [
+        'app2.cache.k: BadRequestException: permission denied for table cache',
+        'app2.cache.v: BadRequestException: permission denied for table cache',
+        'app2.cache.token: BadRequestException: permission denied for table cache',
+      ],
+    );
+    assert.deepEqual(summarize(census.found), [
+      'events.note rk1 current 12 exact',
+      'events.note rk1 unknown 3 exact',
+      'events.payload fernet current 30 of 30/30',
+    ]);
+  });
+
+  it('leaves names it does not quote unchecked, and says so', async () => {
+    const db = await freshPglite();
+    await db.execute('CREATE TABLE "odd name" (id int PRIMARY KEY, "v-1" text)');
+    await db.execute(`INSERT INTO "odd name" VALUES (1, :v)`, {
+      v: encrypted('rk1', 'encryptionKey', RK1_SECRET_A, 'odd name', 'v-1'),
+    });
+    const census = await takeDatabaseCensus(CENSUS_STAGED, deps(db));
+    assert.deepEqual(census.unchecked, [
+      {
+        schema: 'public',
+        table: 'odd name',
+        column: 'v-1',
+        reason: 'not a plain identifier, which rekey does not quote',
+      },
+    ]);
+  });
+
+  it('stops checking at the deadline less safetyMarginMs and lists what it did not reach', async () => {
+    const db = await freshPglite();
+    await plantUnlisted(db);
+    const clock = fakeClock();
+    const census = await takeDatabaseCensus(CENSUS_STAGED, deps(db, clock, clock.now() + 30_000 - 1));
+    assert.equal(census.checked, 0);
+    assert.ok(census.unchecked.length > 0);
+    assert.ok(census.unchecked.every((u) => u.reason === 'not reached before the deadline'));
+  });
+
+  it('does not read a table that is a partition: its parent reads it', async () => {
+    const db = await freshPglite();
+    await db.execute('CREATE TABLE logs (id int, at int, body text) PARTITION BY RANGE (at)');
+    await db.execute('CREATE TABLE logs_1 PARTITION OF logs FOR VALUES FROM (0) TO (100)');
+    await db.execute('INSERT INTO logs VALUES (1, 5, :v)', {
+      v: encrypted('rk1', 'encryptionKey', RK1_SECRET_A, 'logs', 'body'),
+    });
+    const census = await takeDatabaseCensus(CENSUS_STAGED, deps(db));
+    assert.deepEqual(summarize(census.found), ['logs.body rk1 current 1 exact']);
+  });
+});
+
+describe('the database census with full', () => {
+  it('counts every Fernet value of a table without a primary key too, duplicates included', async () => {
+    const db = await freshPglite();
+    await db.execute('CREATE TABLE outbox (body bytea)');
+    const token = encrypted('fernet-sha256', 'cookieSecret', RK1_SECRET_A, 'outbox', 'body');
+    for (let i = 0; i < 9; i++)
+      await db.execute('INSERT INTO outbox VALUES (:v)', {
+        v: Buffer.from(
+          i < 3 ? token : encrypted('fernet-sha256', 'cookieSecret', RK1_SECRET_A, 'outbox', 'body', i),
+          'latin1',
+        ),
+      });
+    const config = { ...censusConfig('postgres'), paging: { maxRows: 2, maxBytes: 512 * 1024 } };
+    const census = await takeDatabaseCensus(
+      CENSUS_STAGED,
+      {
+        db,
+        clock: fakeClock(),
+        log: memoryLog(),
+        config,
+        deadline: Number.POSITIVE_INFINITY,
+      },
+      { full: true },
+    );
+    assert.deepEqual(summarize(census.found), ['outbox.body fernet current 9 exact']);
+  });
+});
