@@ -3,22 +3,18 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
+import { ROTATION_BUNDLE, ROTATION_ENTRY } from '../lib/bundle-settings.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** As lib/app-secret-rotation.ts bundles the Lambda: ESM output still meets CommonJS require(). */
-const BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
-
-/** The deployed bundle's settings (lib/app-secret-rotation.ts), on the Node 22 target the issue asks for. */
-const LAMBDA_BUILD: BuildOptions = {
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node22',
-  banner: { js: BANNER },
-  // Nothing external, as deployed: the SDK clients are bundled rather than taken from the runtime.
-  external: [],
-  logLevel: 'error',
+/** The benchmark's process entries: the deployed settings, but readable (profiles name functions). */
+const ENTRY_BUILD: BuildOptions = {
+  ...ROTATION_BUNDLE,
+  minify: false,
+  sourcemap: false,
+  keepNames: true,
+  // node-postgres loads its optional native binding and Cloudflare socket lazily; neither is used.
+  external: ['pg-native', 'cloudflare:sockets'],
 };
 
 /** The Lambda bundle and what it is made of. */
@@ -41,30 +37,23 @@ export interface BenchBundles {
 }
 
 /**
- * Bundles lambda/handler.ts as deployed (minified, ESM, nothing external) and the benchmark's
- * process entries into `dir`.
+ * Bundles lambda/handler.ts as deployed (lib/bundle-settings.ts: minified, ESM, nothing external)
+ * and the benchmark's process entries into `dir`.
  * @throws esbuild's error when a bundle fails.
  */
 export async function buildBundles(dir: string): Promise<BenchBundles> {
   const lambdaFile = join(dir, 'handler.mjs');
+  // Exactly as deployed (lib/bundle-settings.ts), source map included.
   const result = await build({
-    ...LAMBDA_BUILD,
-    entryPoints: [join(ROOT, 'lambda/handler.ts')],
+    ...ROTATION_BUNDLE,
+    entryPoints: [ROTATION_ENTRY],
     outfile: lambdaFile,
-    minify: true,
     metafile: true,
   });
   const code = readFileSync(lambdaFile);
   const entries = async (name: string) => {
     const file = join(dir, `${name}.mjs`);
-    await build({
-      ...LAMBDA_BUILD,
-      entryPoints: [join(ROOT, `bench/${name}.ts`)],
-      outfile: file,
-      keepNames: true,
-      // node-postgres loads its optional native binding and Cloudflare socket lazily; neither is used.
-      external: ['pg-native', 'cloudflare:sockets'],
-    });
+    await build({ ...ENTRY_BUILD, entryPoints: [join(ROOT, `bench/${name}.ts`)], outfile: file });
     return file;
   };
   return {

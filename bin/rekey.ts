@@ -1,4 +1,4 @@
-#!/usr/bin/env -S npx tsx
+#!/usr/bin/env node
 import { processIo } from './cli/io.js';
 import { run } from './cli/program.js';
 

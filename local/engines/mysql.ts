@@ -1,4 +1,5 @@
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
+import { loadDriver } from './driver.js';
 import type {
   BoundValue,
   CellValue,
@@ -35,7 +36,12 @@ const FLAG_AUTO_INCREMENT = 512;
  * @throws the connection error when the server cannot be reached.
  */
 export async function createMysqlEngine(options: MysqlEngineOptions): Promise<Engine> {
-  const pool = mysql.createPool({
+  const { createPool } = await loadDriver(
+    'mysql2',
+    'MySQL',
+    async () => (await import('mysql2/promise')).default,
+  );
+  const pool = createPool({
     uri: options.url,
     connectionLimit: options.maxConnections ?? 10,
     dateStrings: true,

@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { loadDriver } from './driver.js';
 import {
   PG_TYPE_QUERY,
   PgTypeCatalog,
@@ -31,7 +32,8 @@ const RAW_TEXT: pg.CustomTypesConfig = { getTypeParser: () => (value: string) =>
  * @throws the connection error when the server cannot be reached.
  */
 export async function createPostgresEngine(options: PostgresEngineOptions): Promise<Engine> {
-  const pool = new pg.Pool({
+  const { Pool } = await loadDriver('pg', 'PostgreSQL', async () => (await import('pg')).default);
+  const pool = new Pool({
     connectionString: options.url,
     max: options.maxConnections ?? 10,
     // The Data API shows timestamptz in UTC.
