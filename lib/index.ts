@@ -11,7 +11,6 @@ export { type RekeySettings, type RekeyTargets, renderRekeyConfig } from './reke
 export { RekeyStack, type RekeyStackProps } from './rekey-stack.js';
 export {
   createRotationFunction,
-  ROTATION_ENTRY,
   ROTATION_RUNTIME,
   ROTATION_TIMEOUT,
   type RotationFunctionProps,

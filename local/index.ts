@@ -1,5 +1,6 @@
 export type { LocalClock, Sleep } from './clock.js';
 export { createEngine, type EngineSpec } from './engines/create.js';
+export { MissingDriverError } from './engines/driver.js';
 export { createMysqlEngine, type MysqlEngineOptions } from './engines/mysql.js';
 export { createPgliteEngine, type PgliteEngine, type PgliteEngineOptions } from './engines/pglite.js';
 export { createPostgresEngine, type PostgresEngineOptions } from './engines/postgres.js';

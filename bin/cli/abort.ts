@@ -46,7 +46,11 @@ export function registerAbort(program: Command, ctx: CommandContext): void {
       try {
         report = await abortRotation(
           secretId,
-          { ...deps, deadline: clock.now() + CLI_DEADLINE_MS, progress: progress.phase('abort') },
+          {
+            ...deps,
+            deadline: clock.now() + CLI_DEADLINE_MS,
+            progress: progress.phase('abort: moving rows back'),
+          },
           (line) => text(line),
         );
       } catch (error) {

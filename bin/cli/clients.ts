@@ -2,6 +2,7 @@ import type { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { BaseDeps, Clock, Log, RekeyConfig } from '../../lambda/index.js';
 import { createDataApiClient, dataApiRunner, secretsManagerStore } from '../../lambda/index.js';
+import { AWS_SERVICES, recordFailedCalls } from './aws-errors.js';
 
 /** The CLI has no Lambda time limit; a day only keeps a forgotten run from holding on forever. */
 export const CLI_DEADLINE_MS = 24 * 60 * 60_000;
@@ -21,7 +22,8 @@ export interface AwsClients {
 
 /**
  * Makes the SDK clients. Unset options fall to the SDK's own chain (AWS_REGION, AWS_PROFILE, the config
- * files, and the per-service AWS_ENDPOINT_URL_* variables), so the CLI behaves as AWS tools do.
+ * files, and the per-service AWS_ENDPOINT_URL_* variables), so the CLI behaves as AWS tools do. Each
+ * client records which call an error came from, for the error line (see `explainError`).
  */
 export function awsClients(options: AwsOptions): AwsClients {
   const common = {
@@ -29,10 +31,13 @@ export function awsClients(options: AwsOptions): AwsClients {
     ...(options.profile ? { profile: options.profile } : {}),
     ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
   };
-  return {
-    secretsManager: new SecretsManagerClient(common),
-    rdsData: createDataApiClient(common),
-  };
+  const secretsManager = new SecretsManagerClient(common);
+  const rdsData = createDataApiClient(common);
+  recordFailedCalls(secretsManager.middlewareStack, AWS_SERVICES.secretsManager, options, () =>
+    secretsManager.config.region(),
+  );
+  recordFailedCalls(rdsData.middlewareStack, AWS_SERVICES.rdsData, options, () => rdsData.config.region());
+  return { secretsManager, rdsData };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { RekeyConfig } from '../../lambda/index.js';
 import { UsageError } from './exit-codes.js';
 
@@ -8,10 +8,18 @@ export interface CommonOptions {
   readonly profile?: string;
   readonly endpointUrl?: string;
   readonly json?: boolean;
+  /** `json` or `text`, as the AWS CLI spells it; `--output json` sets `json`. */
+  readonly output?: OutputFormat;
   readonly verbose?: boolean;
 }
 
-/** Adds `--region`, `--profile`, `--endpoint-url`, `--json` and `--verbose` to a command. */
+/** What `--output` takes. */
+export type OutputFormat = 'json' | 'text';
+
+/**
+ * Adds `--region`, `--profile`, `--endpoint-url`, `--json` (and its AWS CLI spelling `--output json`)
+ * and `--verbose` to a command.
+ */
 export function withCommonOptions(cmd: Command): Command {
   return cmd
     .option('--region <region>', "AWS region (default: AWS_REGION or the profile's region)")
@@ -23,7 +31,24 @@ export function withCommonOptions(cmd: Command): Command {
       parseUrl,
     )
     .option('--json', 'print one JSON document on stdout instead of text')
+    .addOption(outputOption())
     .option('--verbose', "write the rotation steps' JSON log lines to stderr");
+}
+
+/** `--output json|text`: the AWS CLI's spelling of `--json`, for every command that has `--json`. */
+export function outputOption(): Option {
+  return new Option('--output <format>', 'json is the same as --json; text is the default').choices([
+    'json',
+    'text',
+  ] satisfies OutputFormat[]);
+}
+
+/**
+ * Folds `--output json` into the `json` option the commands read, before the command's action runs
+ * (the program's preAction hook). `--output text` leaves `--json` as given.
+ */
+export function jsonFromOutput(command: Command): void {
+  if (command.getOptionValue('output') === 'json') command.setOptionValue('json', true);
 }
 
 /** Parses a whole number of seconds greater than zero. */

@@ -7,6 +7,7 @@ import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';
 import { EXIT, RotationFailedError, WaitTimeoutError } from './exit-codes.js';
 import { duration } from './format.js';
+import { failureFromTags, type LocalFailure } from './local-failure.js';
 import { cliLog } from './log.js';
 import { type CommonOptions, examples, parseSeconds, secretIdFrom, withCommonOptions } from './options.js';
 import { type RowCounter, rowCounter } from './row-counter.js';
@@ -28,6 +29,7 @@ export interface RotationEventSeen {
     | 'promoted'
     | 'abandoned'
     | 'superseded'
+    | 'failed'
     | 'timeout'
     | 'note';
   readonly elapsedSeconds: number;
@@ -39,8 +41,10 @@ export interface RotationEventSeen {
 export interface RotateNowReport {
   readonly secretId: string;
   readonly versionId: string;
-  readonly outcome: 'started' | 'promoted' | 'abandoned' | 'superseded' | 'timeout';
+  readonly outcome: 'started' | 'promoted' | 'abandoned' | 'superseded' | 'failed' | 'timeout';
   readonly events: readonly RotationEventSeen[];
+  /** With outcome `failed`: the step and the error, as the local Secrets Manager recorded them. */
+  readonly failure?: LocalFailure;
 }
 
 /** `rekey rotate-now`: starts an immediate rotation and, with --wait, follows it to its end. */
@@ -53,7 +57,9 @@ export function registerRotateNow(program: Command, ctx: CommandContext): void {
         'Starts an immediate rotation (RotateSecret with RotateImmediately). With --wait, follows it: ' +
           'the pending value created, rows under the new key (with --config, for codecs with a key id ' +
           'such as rk1), and the promotion, until AWSCURRENT moves to the new version (exit 0), AWSPENDING ' +
-          'is removed without promotion (exit 1) or the timeout passes (exit 3; the rotation itself goes on).',
+          'is removed without promotion or `rekey local` reports the rotation failed (exit 1, naming the ' +
+          'step and the error), or the timeout passes (exit 3; the rotation itself goes on; the message ' +
+          "says where the rotation function's log is).",
       )
       .option('--secret-id <id>', 'name or ARN of the secret (default: secretId in --config)')
       .option('--wait', 'follow the rotation until it ends')
@@ -87,6 +93,7 @@ export function registerRotateNow(program: Command, ctx: CommandContext): void {
       see({ event: 'started', message: `rotation started: version ${versionId} of ${secretId}` });
       let outcome: RotateNowReport['outcome'] = 'started';
       let failure: Error | undefined;
+      let failedAt: LocalFailure | undefined;
       if (options.wait) {
         const counter = config
           ? rowCounter(
@@ -98,9 +105,25 @@ export function registerRotateNow(program: Command, ctx: CommandContext): void {
               ctx.io.clock,
             )
           : undefined;
-        ({ outcome, failure } = await follow(ctx, clients, secretId, versionId, options, see, counter));
+        ({ outcome, failure, failedAt } = await follow(
+          ctx,
+          clients,
+          secretId,
+          versionId,
+          options,
+          see,
+          counter,
+        ));
       }
-      if (options.json) printJson(ctx, { secretId, versionId, outcome, events } satisfies RotateNowReport);
+      if (options.json) {
+        printJson(ctx, {
+          secretId,
+          versionId,
+          outcome,
+          events,
+          ...(failedAt ? { failure: failedAt } : {}),
+        } satisfies RotateNowReport);
+      }
       if (failure) throw failure;
       if (!options.json) {
         printLines(
@@ -149,7 +172,7 @@ async function follow(
   options: RotateNowOptions,
   see: (e: Omit<RotationEventSeen, 'elapsedSeconds'>) => void,
   counter: RowCounter | undefined,
-): Promise<{ outcome: RotateNowReport['outcome']; failure?: Error }> {
+): Promise<{ outcome: RotateNowReport['outcome']; failure?: Error; failedAt?: LocalFailure }> {
   const { clock } = ctx.io;
   const started = clock.now();
   const deadline = started + options.timeout * 1000;
@@ -171,6 +194,14 @@ async function follow(
       see({ event: 'superseded', message });
       return { outcome: 'superseded', failure: new RotationFailedError(message) };
     }
+    const failed = stages.includes('AWSPENDING') ? failureFromTags(described.Tags, versionId) : undefined;
+    if (failed) {
+      const message =
+        `rotation failed in ${failed.step} (attempt ${failed.attempt}, as \`rekey local\` recorded it): ${failed.error}. ` +
+        `Version ${versionId} stays AWSPENDING: fix the cause, then \`rekey resume\` finishes it or \`rekey abort\` ends it`;
+      see({ event: 'failed', message });
+      return { outcome: 'failed', failure: new RotationFailedError(message), failedAt: failed };
+    }
     if (stages.includes('AWSPENDING')) {
       if (!seenPending) {
         seenPending = true;
@@ -186,7 +217,8 @@ async function follow(
     } else if (seenPending) {
       const message =
         `rotation failed: AWSPENDING was removed from version ${versionId} without promoting it; ` +
-        'rows already moved to its key may need recovery: see `rekey status` and docs/operations.md';
+        'rows already moved to its key may need recovery: see `rekey status` and docs/operations.md. ' +
+        whereTheLogIs(described.RotationLambdaARN);
       see({ event: 'abandoned', message });
       return { outcome: 'abandoned', failure: new RotationFailedError(message) };
     }
@@ -194,12 +226,29 @@ async function follow(
       const message =
         `gave up waiting after ${duration(clock.now() - started)}: version ${versionId} ` +
         `${seenPending ? 'is still AWSPENDING' : 'has not appeared yet'}; the service goes on retrying. ` +
-        "See `rekey status` and the rotation function's log";
+        `${whereTheLogIs(described.RotationLambdaARN)} \`rekey status\` shows the version AWSPENDING and ` +
+        "since when, and health 'failing' once the next rotation date has passed";
       see({ event: 'timeout', message });
       return { outcome: 'timeout', failure: new WaitTimeoutError(message) };
     }
     await clock.sleep(Math.min(options.poll * 1000, Math.max(0, deadline - clock.now())));
   }
+}
+
+/**
+ * Where the step that failed and its error are written: on AWS the rotation function's log (its
+ * `step failed` line names the step's error and reason) and CloudTrail's RotationFailed events; locally,
+ * the lines `rekey local` writes.
+ */
+function whereTheLogIs(lambdaArn: string | undefined): string {
+  const name = lambdaArn?.split(':')[6];
+  const group = name
+    ? `CloudWatch Logs group /aws/lambda/${name}`
+    : "the rotation function's CloudWatch Logs group";
+  return (
+    `The failed step and its error are in the rotation function's log (${group}, 'step failed' lines; ` +
+    'CloudTrail records RotationFailed events), or on stderr of `rekey local`.'
+  );
 }
 
 function versionsOf(map: Record<string, string[]> | undefined): { versionId: string; stages: string[] }[] {

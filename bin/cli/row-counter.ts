@@ -1,5 +1,6 @@
 import type { Clock, Log } from '../../lambda/index.js';
 import { checkSecretValue, codecFor, type RekeyConfig, tableCodec, takeCensus } from '../../lambda/index.js';
+import { explainError } from './aws-errors.js';
 import { type AwsClients, rotationDeps } from './clients.js';
 import { errorLine } from './exit-codes.js';
 
@@ -70,7 +71,9 @@ export function rowCounter(
         };
       } catch (error) {
         done = true;
-        return { note: `row progress unavailable (${errorLine(error).replace(/^error: /, '')})` };
+        return {
+          note: `row progress unavailable (${errorLine(explainError(error)).replace(/^error: /, '')})`,
+        };
       }
     },
   };

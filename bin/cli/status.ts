@@ -8,13 +8,15 @@ import {
 import type { Command } from 'commander';
 import { stagedVersions } from '../../lambda/index.js';
 import { awsClients } from './clients.js';
+import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { isoDate, relative, table } from './format.js';
-import { type CommonOptions, examples, withCommonOptions } from './options.js';
+import { type CommonOptions, examples, secretIdFrom, withCommonOptions } from './options.js';
 
 interface StatusOptions extends CommonOptions {
-  readonly secretId: string;
+  readonly secretId?: string;
+  readonly config?: string;
 }
 
 /** How the rotation is doing, in one word scripts can match. */
@@ -60,18 +62,22 @@ export function registerStatus(program: Command, ctx: CommandContext): void {
           'pending or stuck and since when. Reads no secret value (DescribeSecret and ' +
           'ListSecretVersionIds only).',
       )
-      .requiredOption('--secret-id <id>', 'name or ARN of the secret'),
+      .option('--secret-id <id>', 'name or ARN of the secret (default: secretId in --config)')
+      .option('--config <file>', 'rekey config file: only its secretId is used'),
   )
     .addHelpText(
       'after',
       examples(
         'rekey status --secret-id prod/app',
-        "rekey status --secret-id prod/app --json | jq -r '.health'",
+        'rekey status --config rekey.json',
+        "rekey status --secret-id prod/app --output json | jq -r '.health'",
       ),
     )
     .action(async (options: StatusOptions) => {
+      const config = options.config ? await loadConfigFile(options.config) : undefined;
+      const secretId = secretIdFrom(options.secretId, config);
       const client = awsClients(options).secretsManager;
-      const report = await statusOf(client, options.secretId, ctx.io.clock.now());
+      const report = await statusOf(client, secretId, ctx.io.clock.now());
       if (options.json) printJson(ctx, report);
       else printLines(ctx, ...renderStatus(report, ctx.io.clock.now()));
       ctx.setExit(EXIT.ok);

@@ -29,7 +29,7 @@ describe('rekey (the program)', () => {
     it(`documents the AWS flags, --json and examples in '${c} --help'`, async () => {
       const r = await rekey([c, '--help']);
       assert.equal(r.code, 0);
-      for (const flag of ['--region', '--profile', '--endpoint-url', '--json'])
+      for (const flag of ['--region', '--profile', '--endpoint-url', '--json', '--output <format>'])
         assert.match(r.stdout, new RegExp(flag));
       assert.match(r.stdout, /Examples:\n\s+\$ rekey /);
     });
@@ -42,9 +42,24 @@ describe('rekey (the program)', () => {
   });
 
   it('exits 2 when a required option is missing', async () => {
+    const r = await rekey(['resume', '--secret-id', 'app']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /required option '--config <file>' not specified/);
+  });
+
+  it('exits 2 when status gets neither --secret-id nor --config', async () => {
     const r = await rekey(['status']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /required option '--secret-id <id>' not specified/);
+    assert.equal(
+      r.stderr,
+      'error: UsageError: --secret-id is required (or set secretId in the config file)\n',
+    );
+  });
+
+  it('refuses an --output format other than json or text', async () => {
+    const r = await rekey(['status', '--secret-id', 'app', '--output', 'yaml']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--output <format>.*Allowed choices are json, text/);
   });
 
   it('exits 2 for a timeout that is not a whole number of seconds', async () => {

@@ -119,6 +119,60 @@ describe('rekey rotate-now', () => {
     );
   });
 
+  it("with --wait, says on giving up where the failed step and its error are: the function's log group, and what status shows", async () => {
+    const lambda = {
+      RotationLambdaARN: 'arn:aws:lambda:eu-west-1:123456789012:function:prod-rekey-rotation',
+    };
+    describeSequence({ ...before, ...lambda }, { ...pending, ...lambda });
+    const r = await rekey(['rotate-now', '--secret-id', 'app', '--wait', '--timeout', '10'], {
+      clock: fakeClock(),
+    });
+    assert.equal(r.code, 3);
+    assert.match(
+      r.stderr,
+      /in the rotation function's log \(CloudWatch Logs group \/aws\/lambda\/prod-rekey-rotation, 'step failed' lines; CloudTrail records RotationFailed events\)/,
+    );
+    assert.match(
+      r.stderr,
+      /`rekey status` shows the version AWSPENDING and since when, and health 'failing'/,
+    );
+  });
+
+  it('with --wait, says where the log is when AWSPENDING is removed without promotion', async () => {
+    const lambda = { RotationLambdaARN: 'arn:aws:lambda:us-east-1:000000000000:function:rekey-rotation' };
+    describeSequence(before, pending, { ...before, ...lambda });
+    const r = await rekey(['rotate-now', '--secret-id', 'app', '--wait']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /CloudWatch Logs group \/aws\/lambda\/rekey-rotation/);
+  });
+
+  it('with --wait, names the step and the error that a failure tag of `rekey local` records, and exits 1', async () => {
+    describeSequence(before, pending, {
+      ...pending,
+      Tags: [
+        {
+          Key: 'rekey-local:rotation-failed',
+          Value: `${NEW} testSecret 3 VerificationError: 2 values under no staged key`,
+        },
+      ],
+    });
+    const r = await rekey(['rotate-now', '--secret-id', 'app', '--wait']);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /^error: RotationFailedError: rotation failed in testSecret \(attempt 3, as `rekey local` recorded it\): VerificationError: 2 values under no staged key\./,
+    );
+  });
+
+  it('with --wait, ignores a failure tag about another version', async () => {
+    describeSequence(before, pending, {
+      ...promoted,
+      Tags: [{ Key: 'rekey-local:rotation-failed', Value: `${OLD} setSecret 3 Error: old` }],
+    });
+    const r = await rekey(['rotate-now', '--secret-id', 'app', '--wait']);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
   it('with --json, prints the outcome and the events as one document', async () => {
     describeSequence(before, pending, promoted);
     const r = await rekey(['rotate-now', '--secret-id', 'app', '--wait', '--json']);

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeEach, describe, it } from 'node:test';
 import {
   DescribeSecretCommand,
@@ -9,7 +12,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { fakeClock } from '../support/fake-clock.js';
-import { SECRET_ARN } from '../support/fixtures.js';
+import { rk1Config, SECRET_ARN } from '../support/fixtures.js';
 import { rekey } from './helpers.js';
 
 const sm = mockClient(SecretsManagerClient);
@@ -162,6 +165,35 @@ describe('rekey status', () => {
       "error: ResourceNotFoundException: Secrets Manager can't find the specified secret.\n",
     );
     assert.equal(r.stdout, '');
+  });
+
+  it("takes the secret id from --config's secretId when --secret-id is absent", async () => {
+    describeHealthy();
+    listVersions();
+    const path = join(await mkdtemp(join(tmpdir(), 'rekey-cli-')), 'rekey.json');
+    await writeFile(path, JSON.stringify(rk1Config({ secretId: 'from/config' })));
+    const r = await rekey(['status', '--config', path], { clock: fakeClock(NOW) });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sm.commandCalls(DescribeSecretCommand)[0]?.args[0].input.SecretId, 'from/config');
+    assert.equal(sm.commandCalls(ListSecretVersionIdsCommand)[0]?.args[0].input.SecretId, 'from/config');
+    assert.equal(sm.commandCalls(GetSecretValueCommand).length, 0);
+  });
+
+  it('prefers --secret-id to the config file', async () => {
+    describeHealthy();
+    listVersions();
+    const path = join(await mkdtemp(join(tmpdir(), 'rekey-cli-')), 'rekey.json');
+    await writeFile(path, JSON.stringify(rk1Config({ secretId: 'from/config' })));
+    await rekey(['status', '--config', path, '--secret-id', 'from/flag'], { clock: fakeClock(NOW) });
+    assert.equal(sm.commandCalls(DescribeSecretCommand)[0]?.args[0].input.SecretId, 'from/flag');
+  });
+
+  it('prints the JSON report with --output json, as with --json', async () => {
+    describeHealthy();
+    listVersions();
+    const r = await rekey(['status', '--secret-id', 'app', '--output', 'json'], { clock: fakeClock(NOW) });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).health, 'ok');
   });
 
   it('adds the stack to the error only when REKEY_DEBUG=1', async () => {
