@@ -3,6 +3,7 @@ import { createDeps, rotationFunction } from '../../lambda/index.js';
 import {
   type EngineSpec,
   inProcessInvoker,
+  LOCAL_CLUSTER_ARN,
   type LocalEndpoints,
   type LocalSecretsManager,
   type RotationEventRecord,
@@ -20,6 +21,7 @@ interface LocalOptions {
   readonly engine?: EngineSpec;
   readonly config?: string;
   readonly state?: string;
+  readonly dataDir?: string;
   readonly secretsManagerPort?: number;
   readonly dataApiPort?: number;
   readonly check?: boolean;
@@ -74,6 +76,10 @@ export function registerLocal(program: Command, ctx: CommandContext): void {
       'keep the Secrets Manager state in this file (it holds secret values: keep it private)',
     )
     .option(
+      '--data-dir <dir>',
+      'keep the embedded PostgreSQL in this directory, so a restart keeps the data beside --state',
+    )
+    .option(
       '--secrets-manager-port <port>',
       'port of the Secrets Manager endpoint (default: any free port)',
       parsePort,
@@ -93,12 +99,16 @@ export function registerLocal(program: Command, ctx: CommandContext): void {
       ),
     )
     .action(async (options: LocalOptions) => {
-      const local = await startEndpoints(options);
+      if (options.dataDir !== undefined && options.engine !== undefined)
+        throw new UsageError('--data-dir keeps the embedded PostgreSQL: it does not go with --engine');
+      const config = options.config ? await loadConfigFile(options.config) : undefined;
+      // The Data API answers only for the clusters it is told of: the config's, so the rotation function
+      // runs against it unchanged, and the local one it prints.
+      const local = await startEndpoints(options, config?.dataApi.resourceArn);
       const interruption = watchInterruption(startedByNpm());
       const stopReporting = reportRotations(local.secretsManager, ctx.io.stderr);
       try {
-        if (options.config) {
-          const config = await loadConfigFile(options.config);
+        if (config) {
           const deps = createDeps(config, {
             secretsManagerEndpoint: local.secretsManagerUrl,
             dataApiEndpoint: local.dataApiUrl,
@@ -148,10 +158,14 @@ export function registerLocal(program: Command, ctx: CommandContext): void {
  * Starts the endpoints on the ports asked for.
  * @throws UsageError naming the port flag when its port is taken.
  */
-async function startEndpoints(options: LocalOptions): Promise<LocalEndpoints> {
+async function startEndpoints(options: LocalOptions, configCluster?: string): Promise<LocalEndpoints> {
   try {
     return await startLocal({
       engine: options.engine ?? 'pglite',
+      ...(options.dataDir === undefined ? {} : { pgliteDataDir: options.dataDir }),
+      ...(configCluster && configCluster !== LOCAL_CLUSTER_ARN
+        ? { clusterArns: [LOCAL_CLUSTER_ARN, configCluster] }
+        : {}),
       stateFile: options.state,
       resumeInterrupted: options.state !== undefined,
       ports: { secretsManager: options.secretsManagerPort, dataApi: options.dataApiPort },

@@ -37,6 +37,12 @@ describe('rekey local', () => {
     assert.equal(report.enableRotation, ENABLE_ROTATION_COMMAND);
   });
 
+  it('refuses --data-dir with --engine: the directory keeps the embedded PostgreSQL only', async () => {
+    const r = await rekey(['local', '--check', '--data-dir', '/tmp/x', '--engine', 'postgres://h/db']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--data-dir keeps the embedded PostgreSQL/);
+  });
+
   it('refuses an engine that is not a postgres or mysql URL', async () => {
     const r = await rekey(['local', '--check', '--engine', 'sqlite://x']);
     assert.equal(r.code, 2);
