@@ -1,5 +1,6 @@
 import { dataKeyFromSecretString } from './codecs/index.js';
 import { type RekeyConfig, tableCodec } from './config.js';
+import { checkUnlistedCiphertext } from './db-census.js';
 import { RotationStateError, SecretFormatError, VerificationError } from './errors.js';
 import type {
   Clock,
@@ -138,6 +139,9 @@ async function setSecret(ctx: StepContext): Promise<void> {
 async function testSecret(ctx: StepContext): Promise<void> {
   const { deps } = ctx;
   const keys = await loadKeys(ctx);
+  // Ciphertext under a staged key in a column the config does not list would be stranded a rotation
+  // later: a sampled census of the database fails the step first (lambda/db-census.ts).
+  await checkUnlistedCiphertext(keys, scanDeps(ctx));
   await moveToPending(ctx, keys);
   const verified = await verifyAll(keys, { ...scanDeps(ctx), progress: deps.progress });
   const problems = verificationProblems(verified, deps.config);
