@@ -291,7 +291,8 @@ describe('a rotation never counts what it failed to do as done', () => {
     const w = await pendingWorld();
     await assert.rejects(w.step('setSecret', { db: missingWrites(w.db) }), {
       name: 'WriteMissedError',
-      message: /data_sources\.options: the compare-and-swap matched none of 6 rows that still hold the value rekey read \(ids 1000, 2000/,
+      message:
+        /data_sources\.options: the compare-and-swap matched none of 6 rows that still hold the value rekey read \(ids 1000, 2000/,
     });
   });
 
@@ -306,7 +307,8 @@ describe('a rotation never counts what it failed to do as done', () => {
     const w = await pendingWorld();
     await assert.rejects(w.step('setSecret', { db: blindPages(w.db) }), {
       name: 'IncompletePassError',
-      message: /re-encryption: read 0 rows of data_sources\.options, which held 6 rows before the pass and 6 after/,
+      message:
+        /re-encryption: read 0 rows of data_sources\.options, which held 6 rows before the pass and 6 after/,
     });
   });
 
