@@ -11,7 +11,7 @@ import {
 import { ConfigError, RekeyError, SecretFormatError } from './errors.js';
 import type { SqlResult, SqlRunner, SqlValue } from './ports.js';
 import { retried, type ScanDeps, scanColumn } from './scan.js';
-import { asText, quoteIdentifier, TableSql } from './sql.js';
+import { asText, BINARY_TYPES, quoteIdentifier, TableSql } from './sql.js';
 import type { KeyVersions } from './table-keys.js';
 
 /**
@@ -119,7 +119,6 @@ const MYSQL_TEXT_TYPES = [
   'mediumblob',
   'longblob',
 ];
-const BINARY_TYPES = new Set(['bytea', 'binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob']);
 
 /**
  * The dialect differences of the census, in one place. PostgreSQL: every schema but the system ones,

@@ -44,7 +44,15 @@ const MYSQL_TYPES = new Set([
   'mediumblob',
   'longblob',
 ]);
-const BINARY_TYPES = new Set(['bytea', 'binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob']);
+export const BINARY_TYPES = new Set([
+  'bytea',
+  'binary',
+  'varbinary',
+  'tinyblob',
+  'blob',
+  'mediumblob',
+  'longblob',
+]);
 const MYSQL_INTEGERS = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'bigint']);
 /** What an id column may be (README.md, Configuration): integers, decimals, text and uuids, never bytes. */
 const ID_TYPES_TEXT = 'an integer, numeric/decimal, char, varchar, text or uuid column';

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { type OperationContext, page, seconds, versionsToStages } from './operations.js';
+import { type OperationContext, page, secretMetadata, versionsToStages } from './operations.js';
 import type { listSecretsRequest } from './requests.js';
 import type { SecretRecord } from './types.js';
 
@@ -25,23 +25,7 @@ export function listSecrets(ctx: OperationContext, input: ListSecretsInput): Rec
 }
 
 function listEntry(secret: SecretRecord): Record<string, unknown> {
-  return {
-    ARN: secret.arn,
-    Name: secret.name,
-    Description: secret.description,
-    KmsKeyId: secret.kmsKeyId,
-    RotationEnabled: secret.rotationEnabled,
-    RotationLambdaARN: secret.rotationLambdaArn,
-    RotationRules: secret.rotationRules,
-    LastRotatedDate: seconds(secret.lastRotatedDate),
-    LastChangedDate: seconds(secret.lastChangedDate),
-    LastAccessedDate: seconds(secret.lastAccessedDate),
-    DeletedDate: seconds(secret.deletedDate),
-    NextRotationDate: secret.rotationEnabled ? seconds(secret.nextRotationDate) : undefined,
-    Tags: secret.tags.length > 0 ? secret.tags : undefined,
-    SecretVersionsToStages: versionsToStages(secret),
-    CreatedDate: seconds(secret.createdDate),
-  };
+  return { ...secretMetadata(secret), SecretVersionsToStages: versionsToStages(secret) };
 }
 
 function matchesFilter(secret: SecretRecord, filter: SecretFilter): boolean {

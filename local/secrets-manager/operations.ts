@@ -99,6 +99,11 @@ export function createSecret(ctx: OperationContext, input: z.infer<typeof create
  */
 export function describeSecret(ctx: OperationContext, input: z.infer<typeof secretIdRequest>): Wire {
   const secret = ctx.store.require(input.SecretId, ctx.clock.now());
+  return { ...secretMetadata(secret), VersionIdsToStages: versionsToStages(secret) };
+}
+
+/** A secret's metadata as DescribeSecret and ListSecrets give it, without the versions' labels. */
+export function secretMetadata(secret: SecretRecord): Wire {
   return {
     ARN: secret.arn,
     Name: secret.name,
@@ -113,7 +118,6 @@ export function describeSecret(ctx: OperationContext, input: z.infer<typeof secr
     DeletedDate: seconds(secret.deletedDate),
     NextRotationDate: secret.rotationEnabled ? seconds(secret.nextRotationDate) : undefined,
     Tags: secret.tags.length > 0 ? secret.tags : undefined,
-    VersionIdsToStages: versionsToStages(secret),
     CreatedDate: seconds(secret.createdDate),
   };
 }
