@@ -225,6 +225,31 @@ describe('a running step re-checks that its version is still pending', () => {
     assert.equal(statements.length, marked + 1);
   });
 
+  it('keeps checking after a check that passed: an abort marked later still stops the step', async () => {
+    const w = await world(rk1Config({ paging: { maxRows: 1, maxBytes: 512 * 1024 } }));
+    w.secrets.add(RK1_SECRET_A, ['AWSCURRENT']);
+    w.secrets.add(RK1_SECRET_B, ['AWSPENDING'], TOKEN);
+    let n = 0;
+    const runner: SqlRunner = {
+      dialect: w.db.dialect,
+      execute: (sql, params, options) => {
+        n++;
+        // A check is due (and passes) at statement 10; the abort comes later, at statement 20.
+        if (n === 10) w.clock.advance(w.config.stageCheckIntervalMs);
+        if (n === 20) {
+          w.secrets.tags[MARK_TAGS.aborting] = TOKEN;
+          w.clock.advance(w.config.stageCheckIntervalMs);
+        }
+        return w.db.execute(sql, params, options);
+      },
+      begin: () => w.db.begin(),
+      commit: (tx) => w.db.commit(tx),
+      rollback: (tx) => w.db.rollback(tx),
+    };
+    await assert.rejects(w.step('setSecret', { db: runner }), { message: /rekey abort is ending/ });
+    assert.equal(n, 20);
+  });
+
   it('stops setSecret when AWSPENDING is taken from its version', async () => {
     const w = await world(rk1Config({ paging: { maxRows: 1, maxBytes: 512 * 1024 } }));
     w.secrets.add(RK1_SECRET_A, ['AWSCURRENT']);
