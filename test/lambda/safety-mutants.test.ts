@@ -16,6 +16,7 @@ import type { CodecName, RekeyConfig } from '../../lambda/config.js';
 import { memoryLog } from '../../lambda/log.js';
 import type { SecretDescription, SecretVersionListing, SqlRunner } from '../../lambda/ports.js';
 import { KeyRing, StaleKeyRingError } from '../../lambda/reader.js';
+import { reencrypt } from '../../lambda/reencrypt.js';
 import type { RotationStep } from '../../lambda/rotation-event.js';
 import { MARK_TAGS, promotedTag, readMarks } from '../../lambda/rotation-marks.js';
 import { guardedRunner, stageProblem } from '../../lambda/stage-guard.js';
@@ -878,6 +879,81 @@ describe('testSecret proves that each row decrypts, not only that its key matche
   });
 });
 
+describe('a re-encryption pass reports what it left and why', () => {
+  it('counts plaintext and undecryptable values in full, and names at most 20 of each', async () => {
+    const w = await dbWorld(rk1Config({ paging: { maxRows: 100, maxBytes: 512 * 1024 } }));
+    const damaged = `rk1:${kidOf(RK1_SECRET_A)}:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`;
+    for (let i = 1; i <= 22; i++) {
+      const n = String(i).padStart(2, '0');
+      await w.db.execute('INSERT INTO tokens VALUES (:id, :v)', { id: `p-${n}`, v: 'not encrypted' });
+      await w.db.execute('INSERT INTO tokens VALUES (:id, :v)', { id: `u-${n}`, v: damaged });
+    }
+    const report = await reencrypt(
+      { target: RK1_SECRET_B, sources: [RK1_SECRET_A] },
+      { db: w.db, clock: w.clock, log: w.log, config: w.config, deadline: w.clock.now() + 60_000 },
+    );
+    const tokens = report.columns.find((c) => c.table === 'tokens' && c.column === 'value');
+    const ids = (prefix: string) =>
+      Array.from({ length: 20 }, (_, i) => `${prefix}-${String(i + 1).padStart(2, '0')}`);
+    assert.deepEqual(
+      {
+        plaintext: tokens?.plaintext,
+        plaintextIds: tokens?.plaintextIds,
+        undecryptable: tokens?.undecryptable,
+        undecryptableIds: tokens?.undecryptableIds,
+        rewritten: tokens?.rewritten,
+      },
+      { plaintext: 22, plaintextIds: ids('p'), undecryptable: 22, undecryptableIds: ids('u'), rewritten: 4 },
+    );
+  });
+
+  it('sends no write for a column in which nothing can be rewritten', async () => {
+    const w = await dbWorld(rk1Config({ paging: { maxRows: 100, maxBytes: 512 * 1024 } }));
+    await w.db.execute("UPDATE tokens SET value = 'not encrypted'");
+    const writes: string[] = [];
+    const db: SqlRunner = {
+      ...w.db,
+      execute: (sql, params, options) => {
+        if (sql.startsWith('UPDATE')) writes.push(sql);
+        return w.db.execute(sql, params, options);
+      },
+    };
+    const report = await reencrypt(
+      { target: RK1_SECRET_B, sources: [RK1_SECRET_A] },
+      { db, clock: w.clock, log: w.log, config: w.config, deadline: w.clock.now() + 60_000 },
+    );
+    assert.equal(report.columns.find((c) => c.table === 'tokens')?.plaintext, 4);
+    assert.equal(writes.filter((sql) => sql.includes('tokens')).length, 0);
+    assert.equal(writes.length, 3, 'one write for each of the other columns');
+  });
+
+  it('rewrites no Fernet token a second time: rows under the target key are done', async () => {
+    const config = redashConfig();
+    const secrets = new MemorySecrets(SECRET_ARN);
+    const clock = fakeClock();
+    const db = await pgliteRunner();
+    await seedRedash(db, config, REDASH_SECRET_A, 3);
+    secrets.add(REDASH_SECRET_A, ['AWSCURRENT']);
+    secrets.add(REDASH_SECRET_B, ['AWSPENDING'], TOKEN);
+    const deps = { db, clock, log: memoryLog(), config, deadline: clock.now() + 60_000 };
+    const plan = { target: REDASH_SECRET_B, sources: [REDASH_SECRET_A] };
+    const first = await reencrypt(plan, deps);
+    const before = await db.execute('SELECT id, encrypted_options FROM data_sources ORDER BY id');
+    const again = await reencrypt(plan, deps);
+    const sum = (r: typeof first, pick: (c: (typeof first.columns)[number]) => number) =>
+      r.columns.reduce((n, c) => n + pick(c), 0);
+    assert.equal(
+      sum(first, (c) => c.rewritten),
+      6,
+    );
+    assert.deepEqual(
+      { rewritten: sum(again, (c) => c.rewritten), alreadyDone: sum(again, (c) => c.alreadyDone) },
+      { rewritten: 0, alreadyDone: 6 },
+    );
+    assert.deepEqual(await db.execute('SELECT id, encrypted_options FROM data_sources ORDER BY id'), before);
+  });
+});
+
 describe('setSecret settles the rows that the app writes while rekey writes them', () => {
   const config = rk1Config({ paging: { maxRows: 4, maxBytes: 512 * 1024 } });
 
@@ -942,6 +1018,8 @@ describe('setSecret settles the rows that the app writes while rekey writes them
     });
     await w.step('setSecret', { db });
     assert.equal(db.writes, 3);
+    const done = w.log.entries.find((e) => e.message === 'setSecret: stored fields re-encrypted');
+    assert.equal(((done?.fields ?? {}) as Record<string, number>).rewritten, 16, 'every value, counted once');
     assert.deepEqual(
       await tokensUnder(w),
       ['tok-0001', 'tok-0002', 'tok-0003', 'tok-0004'].map((id) => `${id}:${b}`),
@@ -950,20 +1028,55 @@ describe('setSecret settles the rows that the app writes while rekey writes them
 
   it('leaves a row that the app keeps changing after five re-reads, and reports it unresolved', async () => {
     const w = await pending();
+    // tok-0002 changes before every write; tok-0003 before the first five only, so the last round
+    // writes one row of two.
     const db = appAtWrites(w.db, async (n) => {
       await w.writeUnder(RK1_SECRET_A, 'tok-0002', `app write ${n}`);
+      if (n <= 5) await w.writeUnder(RK1_SECRET_A, 'tok-0003', `app write ${n}`);
     });
     await w.step('setSecret', { db });
     assert.equal(db.writes, 6, 'the page write, then five rounds');
     const done = w.log.entries.find((e) => e.message === 'setSecret: stored fields re-encrypted');
-    assert.deepEqual(
-      {
-        conflicts: ((done?.fields ?? {}) as Record<string, number>).conflicts,
-        unresolved: ((done?.fields ?? {}) as Record<string, number>).unresolved,
+    const { conflicts, unresolved, rewritten } = (done?.fields ?? {}) as Record<string, number>;
+    assert.deepEqual({ conflicts, unresolved, rewritten }, { conflicts: 2, unresolved: 1, rewritten: 15 });
+    const tokens = await tokensUnder(w);
+    assert.equal(tokens[1], `tok-0002:${kidOf(RK1_SECRET_A)}`, "the app's value is kept");
+    assert.equal(tokens[2], `tok-0003:${b}`);
+  });
+
+  it('never writes a row it skipped, when it retries a page after a conflict', async () => {
+    const w = await pending();
+    await w.db.execute("UPDATE tokens SET value = 'not encrypted' WHERE token_id = 'tok-0003'");
+    const db = appAtWrites(w.db, async (n) => {
+      if (n === 1) await w.writeUnder(RK1_SECRET_A, 'tok-0002', 'app write');
+    });
+    await w.step('setSecret', { db });
+    const { rows } = await w.db.execute("SELECT value FROM tokens WHERE token_id = 'tok-0003'");
+    assert.deepEqual(rows, [['not encrypted']]);
+    assert.equal((await tokensUnder(w))[1], `tok-0002:${b}`);
+  });
+
+  it('finishes a column whose rows another pass moved meanwhile, as a resume beside the service retry', async () => {
+    const w = await pending();
+    let moved = false;
+    const db: SqlRunner = {
+      ...w.db,
+      execute: async (sql, params, options) => {
+        const result = await w.db.execute(sql, params, options);
+        if (!moved && sql.startsWith('SELECT COUNT(*)') && sql.includes('tokens')) {
+          moved = true; // the other pass moves every row of tokens.value right after this one counted them
+          for (const id of ['tok-0001', 'tok-0002', 'tok-0003', 'tok-0004'])
+            await w.writeUnder(RK1_SECRET_B, id);
+        }
+        return result;
       },
-      { conflicts: 1, unresolved: 1 },
+    };
+    await w.step('setSecret', { db });
+    assert.ok(moved);
+    assert.deepEqual(
+      await tokensUnder(w),
+      ['tok-0001', 'tok-0002', 'tok-0003', 'tok-0004'].map((id) => `${id}:${b}`),
     );
-    assert.equal((await tokensUnder(w))[1], `tok-0002:${kidOf(RK1_SECRET_A)}`, "the app's value is kept");
   });
 
   it('does not take rows that the app rewrote after the pass moved them for a blind pass', async () => {
