@@ -204,6 +204,16 @@ async function finishSecret(ctx: StepContext): Promise<void> {
     scanDeps(ctx),
     lastPromotion(ctx.description),
   );
+  // The reads above can take longer than `rekey abort` waits for running steps: look again, right
+  // before the one irreversible act, that the version is still pending, unmarked and verified.
+  const now = await deps.secrets.describe(secretId);
+  const problem = stageProblem(now, { secretId, token, step: 'finishSecret' });
+  if (problem) throw new RotationStateError(problem);
+  if (readMarks(now).verified !== token) {
+    throw new RotationStateError(
+      `finishSecret: the ${MARK_TAGS.verified} mark no longer names version ${token} of secret ${secretId}; refusing to promote`,
+    );
+  }
   await deps.secrets.moveStage(secretId, 'AWSCURRENT', {
     toVersionId: token,
     fromVersionId: currentVersionId,

@@ -84,6 +84,31 @@ describe('finishSecret wants positive proof before it promotes', () => {
     assert.equal(w.secrets.tags[MARK_TAGS.promoted], `${TOKEN} ${new Date(w.clock.now()).toISOString()}`);
   });
 
+  it('does not promote a version that rekey abort took away while finishSecret was reading', async () => {
+    const w = await world();
+    w.secrets.add(RK1_SECRET_A, ['AWSCURRENT']);
+    w.secrets.add(RK1_SECRET_B, ['AWSPENDING'], TOKEN);
+    w.secrets.tags[MARK_TAGS.verified] = TOKEN;
+    let n = 0;
+    const db: SqlRunner = {
+      dialect: w.db.dialect,
+      execute: (sql, params, options) => {
+        // Mid-read, an abort marks the version, waits, moves the rows back and unstages it.
+        if (++n === 3) {
+          w.secrets.tags[MARK_TAGS.aborting] = TOKEN;
+          w.clock.advance(70_000);
+          for (const v of w.secrets.versions) v.stages = v.stages.filter((s) => s !== 'AWSPENDING');
+        }
+        return w.db.execute(sql, params, options);
+      },
+      begin: () => w.db.begin(),
+      commit: (tx) => w.db.commit(tx),
+      rollback: (tx) => w.db.rollback(tx),
+    };
+    await assert.rejects(w.step('finishSecret', { db }), { name: 'RotationStateError' });
+    assert.deepEqual(w.secrets.stagesOf(TOKEN), []);
+  });
+
   it('does not accept a mark that names another version', async () => {
     const w = await world();
     w.secrets.add(RK1_SECRET_A, ['AWSCURRENT']);
