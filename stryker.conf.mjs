@@ -111,12 +111,12 @@ const GROUPS = {
     mutate: [
       // verifyAll's classification (which key is AWSCURRENT's, each row's class, the count after the
       // read; not its progress events), checkKeysReachable and `opens`, incompleteRead
-      span('lambda/verify.ts', /const first = versions\.sources\[0\];/, /\.target\.kid;$/),
-      span('lambda/verify.ts', /for \(const \{ table, keys, firstSourceKid/, /^ {6}\}\);$/),
-      span('lambda/verify.ts', /result\.counted\.after = /, /result\.counted\.after = /),
-      fn('lambda/verify.ts', 'checkKeysReachable'),
-      fn('lambda/verify.ts', 'opens'),
-      fn('lambda/verify.ts', 'incompleteRead'),
+      span('lambda/passes/verify.ts', /const first = versions\.sources\[0\];/, /\.target\.kid;$/),
+      span('lambda/passes/verify.ts', /for \(const \{ table, keys, firstSourceKid/, /^ {6}\}\);$/),
+      span('lambda/passes/verify.ts', /result\.counted\.after = /, /result\.counted\.after = /),
+      fn('lambda/passes/verify.ts', 'checkKeysReachable'),
+      fn('lambda/passes/verify.ts', 'opens'),
+      fn('lambda/passes/verify.ts', 'incompleteRead'),
     ],
     tests: [
       SAFETY_QUICK,
@@ -131,14 +131,14 @@ const GROUPS = {
     mutate: [
       // reencrypt's call of checkNothingLeft, checkNothingLeft
       span(
-        'lambda/reencrypt.ts',
+        'lambda/passes/reencrypt.ts',
         /if \(column\.scanned === 0 && w\.rows > 0\)/,
         /checkNothingLeft\(deps, w, column\)/,
       ),
-      fn('lambda/reencrypt.ts', 'checkNothingLeft'),
-      fn('lambda/reencrypt.ts', 'rewriteValue'),
-      fn('lambda/reencrypt.ts', 'resolveConflicts'),
-      fn('lambda/reencrypt.ts', 'unchangedRows'),
+      fn('lambda/passes/reencrypt.ts', 'checkNothingLeft'),
+      fn('lambda/passes/reencrypt.ts', 'rewriteValue'),
+      fn('lambda/passes/reencrypt.ts', 'resolveConflicts'),
+      fn('lambda/passes/reencrypt.ts', 'unchangedRows'),
     ],
     tests: [
       SAFETY,

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { type DataApiStats, type Engine, type EngineSpec, startLocal } from '../local/index.js';
+import { type DataApiStats, type Database, type EngineSpec, startLocal } from '../local/index.js';
 import type { BaselineJob, BaselineResult } from './baseline-worker.js';
 import { BENCH_SCHEMA, BENCH_TABLE, randomSecret, SEED_SECRET } from './seed.js';
 
@@ -21,7 +21,7 @@ export interface BaselineMeasure {
  * @throws Error when the process fails.
  */
 export async function measureBaseline(options: {
-  readonly engine: EngineSpec | Engine;
+  readonly engine: EngineSpec | Database;
   readonly latencyMs: number;
   readonly bundle: string;
   readonly rows: number;

@@ -11,7 +11,7 @@ import { parseConfig, type RekeyConfigInput, rk1 } from '../lambda/index.js';
 import {
   commandInvoker,
   type DataApiStats,
-  type Engine,
+  type Database,
   type EngineSpec,
   type LocalEndpoints,
   startLocal,
@@ -47,7 +47,7 @@ export interface RotationMeasure {
 
 /** How to run one rotation. */
 export interface RotationRunOptions {
-  readonly engine: EngineSpec | Engine;
+  readonly engine: EngineSpec | Database;
   readonly latencyMs: number;
   /** The bundled step entry: bench/step-lambda.ts (through the Data API) or bench/step-direct.ts. */
   readonly stepBundle: string;

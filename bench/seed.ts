@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { DataKey } from '../lambda/index.js';
 import { rk1 } from '../lambda/index.js';
-import type { Engine } from '../local/index.js';
+import type { Database } from '../local/index.js';
 
 /** The schema the benchmark owns; nothing else in the database is touched. */
 export const BENCH_SCHEMA = 'rekey_bench';
@@ -112,7 +112,7 @@ export async function restoreTable(url: string, rows: number): Promise<number> {
  * the engine directly (1,000-row multi-row INSERTs), not through the Data API.
  * @returns how long it took.
  */
-export async function seedEngine(engine: Engine, rows: number): Promise<number> {
+export async function seedEngine(engine: Database, rows: number): Promise<number> {
   const started = performance.now();
   const t = `${BENCH_SCHEMA}.${BENCH_TABLE}`;
   await engine.query(`CREATE SCHEMA IF NOT EXISTS ${BENCH_SCHEMA}`, []);

@@ -1,10 +1,9 @@
-import { keyIdsOf, type StagedValue, takeCensus } from './census.js';
 import { AbortRaceError, RotationStateError } from './errors.js';
-import { reencrypt } from './reencrypt.js';
+import { keyIdsOf } from './passes/census.js';
+import { moveBack, rowsUnderPending } from './passes/move-back.js';
 import { MARK_TAGS, readMarks } from './rotation-marks.js';
 import { loadStagedValues, stagedVersions } from './staged-versions.js';
 import type { StepDeps } from './steps.js';
-import type { KeyVersions } from './table-keys.js';
 
 /**
  * How long a statement that a step sent just before it last passed its stage check may still run: the
@@ -77,9 +76,7 @@ export async function abortRotation(
     notice(
       `moving rows under the pending key (version ${pending.versionId}) back to the current key (version ${current.versionId})`,
     );
-    const back: KeyVersions = { target: currentValue.secretString, sources: [pendingValue.secretString] };
-    const report = await reencrypt(back, pass);
-    movedBack = report.columns.reduce((s, c) => s + c.rewritten, 0);
+    movedBack = await moveBack(currentValue, pendingValue, pass);
     const left = await rowsUnderPending(staged, pass);
     if (left > 0) {
       throw new RotationStateError(
@@ -103,8 +100,7 @@ export async function abortRotation(
     // moved rows after the count: look once more, bring them back, and say so rather than succeed.
     const late = await rowsUnderPending(staged, pass);
     if (late > 0) {
-      const back: KeyVersions = { target: currentValue.secretString, sources: [pendingValue.secretString] };
-      movedBack += (await reencrypt(back, pass)).columns.reduce((s, c) => s + c.rewritten, 0);
+      movedBack += await moveBack(currentValue, pendingValue, pass);
       const left = await rowsUnderPending(staged, pass);
       throw new AbortRaceError(late, left);
     }
@@ -117,10 +113,4 @@ export async function abortRotation(
     movedBack,
     outcome: 'aborted',
   };
-}
-
-/** Stored values under the pending key (counted per label, current first, so shared keys do not count). */
-async function rowsUnderPending(staged: readonly StagedValue[], deps: StepDeps): Promise<number> {
-  const census = await takeCensus(staged, { ...deps, progress: undefined });
-  return census.reduce((s, c) => s + c.pending, 0);
 }

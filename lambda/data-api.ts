@@ -9,6 +9,7 @@ import {
   RollbackTransactionCommand,
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
+import type { Engine } from './dialects.js';
 import { UnexpectedAnswerError } from './errors.js';
 import type { ExecuteOptions, SqlResult, SqlRunner, SqlValue } from './ports.js';
 
@@ -17,7 +18,7 @@ export interface DataApiTarget {
   readonly resourceArn: string;
   readonly secretArn: string;
   readonly database: string;
-  readonly engine: 'postgres' | 'mysql';
+  readonly engine: Engine;
 }
 
 /**

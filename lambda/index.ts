@@ -4,15 +4,7 @@
  * reaches a package. The reader library for apps has its own, smaller door: ./reader.ts.
  */
 export { type AbortReport, abortRotation } from './abort.js';
-export {
-  type CensusTotal,
-  type ColumnCensus,
-  keyIdsOf,
-  type StagedValue,
-  takeCensus,
-  totalOf,
-} from './census.js';
-export { codecFor, dataKeyFromSecretString } from './codecs/index.js';
+export { type CodecName, codecFor, dataKeyFromSecretString } from './codecs/index.js';
 export { rk1 } from './codecs/rk1.js';
 export type { DataKey, FieldContext } from './codecs/types.js';
 export {
@@ -24,18 +16,12 @@ export {
   tableCodec,
 } from './config.js';
 export { createDataApiClient, type DataApiTarget, dataApiRunner } from './data-api.js';
-export {
-  checkUnlistedCiphertext,
-  type DatabaseCensus,
-  describeFound,
-  type FoundCiphertext,
-  takeDatabaseCensus,
-  UnlistedCiphertextError,
-} from './db-census.js';
 export { type BaseDeps, createDeps } from './deps.js';
+export { type Engine, quoteIdentifier } from './dialects.js';
 export {
   AbortRaceError,
   ConfigError,
+  DecryptError,
   EventError,
   NotFinishedError,
   RekeyError,
@@ -44,6 +30,23 @@ export {
 } from './errors.js';
 export { KeyRing } from './keyring.js';
 export { memoryLog, silentLog } from './log.js';
+export {
+  type CensusTotal,
+  type ColumnCensus,
+  keyIdsOf,
+  type StagedValue,
+  takeCensus,
+  totalOf,
+} from './passes/census.js';
+export {
+  checkUnlistedCiphertext,
+  type DatabaseCensus,
+  describeFound,
+  type FoundCiphertext,
+  takeDatabaseCensus,
+  UnlistedCiphertextError,
+} from './passes/db-census.js';
+export { verifyAll } from './passes/verify.js';
 export {
   DEFAULT_LATENCY_MS,
   type FieldImpact,
@@ -56,6 +59,7 @@ export {
 export {
   type Clock,
   type Log,
+  type ProgressEvent,
   type ProgressSink,
   type SecretDescription,
   type SecretsStore,
@@ -71,4 +75,3 @@ export { secretsManagerStore } from './secrets.js';
 export { asText } from './sql.js';
 export { loadStagedValues, stagedVersions } from './staged-versions.js';
 export { runStep, type StepDeps } from './steps.js';
-export { verifyAll } from './verify.js';

@@ -1,11 +1,3 @@
-import {
-  type CensusTotal,
-  type ColumnCensus,
-  keyIdsOf,
-  type StagedValue,
-  takeCensus,
-  totalOf,
-} from './census.js';
 import { codecFor, dataKeyFromSecretString } from './codecs/index.js';
 import {
   type CodecName,
@@ -14,6 +6,15 @@ import {
   type StoredTable,
   tableCodec,
 } from './config.js';
+import { ConfigError } from './errors.js';
+import {
+  type CensusTotal,
+  type ColumnCensus,
+  keyIdsOf,
+  type StagedValue,
+  takeCensus,
+  totalOf,
+} from './passes/census.js';
 import {
   countingRunner,
   type DatabaseCensus,
@@ -21,10 +22,9 @@ import {
   describeFound,
   fitRows,
   takeDatabaseCensus,
-} from './db-census.js';
-import { ConfigError } from './errors.js';
-import type { ProgressSink, SqlRunner } from './ports.js';
-import { retried, type ScanDeps } from './scan.js';
+} from './passes/db-census.js';
+import type { PassDeps } from './passes/pass-deps.js';
+import { retried } from './passes/scan.js';
 import { type ColumnStats, TableSql } from './sql.js';
 
 /**
@@ -70,12 +70,6 @@ export interface PlanOptions {
 export interface RotationRules {
   readonly automaticallyAfterDays?: number;
   readonly scheduleExpression?: string;
-}
-
-/** What a plan runs over: the scan collaborators and the database; progress for the Fernet counts. */
-export interface PlanDeps extends ScanDeps {
-  readonly db: SqlRunner;
-  readonly progress?: ProgressSink;
 }
 
 /** One configured column: its rows and sizes, and the pages each pass reads and writes. */
@@ -220,7 +214,7 @@ export interface RotationPlan {
  */
 export async function planRotation(
   staged: readonly StagedValue[],
-  deps: PlanDeps,
+  deps: PassDeps,
   options: PlanOptions = {},
 ): Promise<RotationPlan> {
   const started = deps.clock.now();
@@ -452,7 +446,7 @@ async function largeValues(
   table: TableSql,
   column: string,
   stats: ColumnStats,
-  deps: ScanDeps,
+  deps: PassDeps,
 ): Promise<PlanWarning> {
   const ids = await retried(deps, () => table.idsLargerThan(column, LARGE_VALUE_BYTES));
   const tooLarge = stats.maxBytes > DATA_API_ROW_LIMIT;

@@ -3,6 +3,8 @@
  * tests each pass their own implementations.
  */
 
+import type { Engine } from './dialects.js';
+
 /** A version of the secret as the store describes it: id and staging labels. */
 export interface SecretVersionInfo {
   readonly versionId: string;
@@ -82,7 +84,7 @@ export interface ExecuteOptions {
 
 /** Runs SQL with `:name` parameters, through the Data API or a direct connection. */
 export interface SqlRunner {
-  readonly dialect: 'postgres' | 'mysql';
+  readonly dialect: Engine;
   execute(
     sql: string,
     params?: Readonly<Record<string, SqlValue>>,
@@ -106,8 +108,20 @@ export interface Log {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-/** Progress of re-encryption, for the CLI's progress bar and the demo. */
-export type ProgressSink = (event: { table: string; column: string; done: number; total: number }) => void;
+/** Where a pass over the stored rows is, after one page. */
+export interface ProgressEvent {
+  readonly table: string;
+  readonly column: string;
+  /** Rows of this column handled so far in this pass, and the column's rows when the pass began. */
+  readonly rows: number;
+  readonly columnRows: number;
+  /** Values handled over all columns of the pass, and values to handle (a row counts once per column). */
+  readonly done: number;
+  readonly total: number;
+}
+
+/** Progress of a pass, for the CLI's progress bars and the demo. */
+export type ProgressSink = (event: ProgressEvent) => void;
 
 /** A clock over real time. */
 export const systemClock: Clock = {

@@ -1,4 +1,5 @@
 import type { StoredTable } from './config.js';
+import { BINARY_TYPES, type Dialect, dialectOf, type IdCast } from './dialects.js';
 import { ConfigError, UnexpectedAnswerError } from './errors.js';
 import type { SqlRunner, SqlValue } from './ports.js';
 
@@ -8,76 +9,8 @@ import type { SqlRunner, SqlValue } from './ports.js';
  * page size that rekey computes itself.
  */
 
-/**
- * Column types rekey can read, write and compare, per dialect, mapped to the name used in CAST. A bare
- * `char` in a CAST means char(1) on PostgreSQL, so CHAR(n) columns are cast as `bpchar`, which keeps
- * every character and compares blank-padded like the column.
- */
-const PG_TYPES: Record<string, string> = {
-  smallint: 'smallint',
-  integer: 'integer',
-  bigint: 'bigint',
-  numeric: 'numeric',
-  text: 'text',
-  'character varying': 'varchar',
-  character: 'bpchar',
-  uuid: 'uuid',
-  bytea: 'bytea',
-};
-const MYSQL_TYPES = new Set([
-  'tinyint',
-  'smallint',
-  'mediumint',
-  'int',
-  'bigint',
-  'decimal',
-  'char',
-  'varchar',
-  'tinytext',
-  'text',
-  'mediumtext',
-  'longtext',
-  'binary',
-  'varbinary',
-  'tinyblob',
-  'blob',
-  'mediumblob',
-  'longblob',
-]);
-export const BINARY_TYPES = new Set([
-  'bytea',
-  'binary',
-  'varbinary',
-  'tinyblob',
-  'blob',
-  'mediumblob',
-  'longblob',
-]);
-const MYSQL_INTEGERS = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'bigint']);
 /** What an id column may be (README.md, Configuration): integers, decimals, text and uuids, never bytes. */
 const ID_TYPES_TEXT = 'an integer, numeric/decimal, char, varchar, text or uuid column';
-
-/**
- * The catalog lookup: every column of the table with its type, whether it allows NULL, and whether a
- * unique index on exactly that column (the primary key, a unique constraint or a unique index; full
- * column, not partial, not an expression) guarantees that keyset paging by it sees every row once.
- */
-const PG_CATALOG = `SELECT c.column_name, c.data_type, c.data_type AS column_type, c.is_nullable,
-  EXISTS (SELECT 1 FROM pg_catalog.pg_index x
-    JOIN pg_catalog.pg_class r ON r.oid = x.indrelid
-    JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
-    JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum = x.indkey[0]
-    WHERE n.nspname = c.table_schema AND r.relname = c.table_name AND a.attname = c.column_name
-      AND x.indisunique AND x.indisvalid AND x.indnkeyatts = 1 AND x.indpred IS NULL AND x.indexprs IS NULL) AS is_unique
-FROM information_schema.columns c WHERE c.table_schema = :schema AND c.table_name = :table`;
-const mysqlCatalog = (schema: string) => `SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.IS_NULLABLE,
-  EXISTS (SELECT 1 FROM information_schema.STATISTICS s
-    WHERE s.TABLE_SCHEMA = c.TABLE_SCHEMA AND s.TABLE_NAME = c.TABLE_NAME AND s.COLUMN_NAME = c.COLUMN_NAME
-      AND s.NON_UNIQUE = 0 AND s.SUB_PART IS NULL
-      AND NOT EXISTS (SELECT 1 FROM information_schema.STATISTICS o
-        WHERE o.TABLE_SCHEMA = s.TABLE_SCHEMA AND o.TABLE_NAME = s.TABLE_NAME AND o.INDEX_NAME = s.INDEX_NAME
-          AND o.SEQ_IN_INDEX > 1)) AS is_unique
-FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = ${schema} AND c.TABLE_NAME = :table`;
 
 /**
  * An id as text, exactly as stored (digits of a BIGINT, a uuid, a CHAR(n) without its padding): ids are
@@ -106,18 +39,11 @@ export interface ColumnStats {
   readonly avgBytes: number;
 }
 
-/** How bound ids are compared with the id column: as the column's own type, per dialect. */
-interface IdCast {
-  /** The type a bound id is cast to (`CAST(:id AS …)`), or none when a bare string compares right. */
-  readonly cast: string | undefined;
-  /** PostgreSQL: the element type ids are unnested as in the compare-and-swap. */
-  readonly arrayType: string;
-}
-
 /** Statements for one configured table, with its column types looked up once. */
 export class TableSql {
   private constructor(
     private readonly db: SqlRunner,
+    private readonly dialect: Dialect,
     readonly table: StoredTable,
     private readonly types: ReadonlyMap<string, string>,
     private readonly id: IdCast,
@@ -131,10 +57,8 @@ export class TableSql {
    * is not unique or allows NULL. UnexpectedAnswerError when the catalog lookup comes back without rows.
    */
   static async open(db: SqlRunner, table: StoredTable): Promise<TableSql> {
-    const pg = db.dialect === 'postgres';
-    const sql = pg ? PG_CATALOG : mysqlCatalog(table.schema ? ':schema' : 'DATABASE()');
-    const params: Record<string, SqlValue> = { table: table.table };
-    if (pg || table.schema) params.schema = table.schema ?? 'public';
+    const dialect = dialectOf(db.dialect);
+    const { sql, params } = dialect.tableCatalog(table.table, table.schema);
     const result = await db.execute(sql, params, { expectRows: true });
     const found = new Map(
       result.rows.map((r) => [
@@ -155,7 +79,7 @@ export class TableSql {
       const type = found.get(column)?.type;
       if (type === undefined)
         throw new ConfigError(`storedFields: column '${column}' does not exist in table '${name}'`);
-      const known = pg ? PG_TYPES[type] : MYSQL_TYPES.has(type) ? type : undefined;
+      const known = dialect.castType(type);
       if (!known)
         throw new ConfigError(
           `storedFields: column '${name}.${column}' has type '${type}', which rekey cannot handle`,
@@ -179,7 +103,7 @@ export class TableSql {
         `storedFields: id column '${name}.${table.id}' allows NULL: rows with a NULL id would never be read. ` +
           `Make '${table.id}' NOT NULL, or choose another id column`,
       );
-    return new TableSql(db, table, types, pg ? pgIdCast(idType) : mysqlIdCast(idType, id.columnType));
+    return new TableSql(db, dialect, table, types, dialect.idCast(idType, id.columnType));
   }
 
   /** The table's name for messages and logs. */
@@ -262,7 +186,7 @@ export class TableSql {
    */
   async compareAndSwap(column: string, writes: readonly CasWrite[]): Promise<number> {
     if (writes.length === 0) return 0;
-    if (this.db.dialect === 'postgres') return this.compareAndSwapArrays(column, writes);
+    if (this.dialect.unnestsArrays) return this.compareAndSwapArrays(column, writes);
     const binary = this.isBinary(column);
     const params: Record<string, SqlValue> = {};
     const tuples: string[] = [];
@@ -339,7 +263,7 @@ export class TableSql {
 
   /** A parameter reference; PostgreSQL gets a cast so untyped Data API values compare with the column. */
   private param(name: string, column: string): string {
-    return this.db.dialect === 'postgres' ? `CAST(:${name} AS ${this.types.get(column)})` : `:${name}`;
+    return this.dialect.castsParameters ? `CAST(:${name} AS ${this.types.get(column)})` : `:${name}`;
   }
 
   /** A bound id (always text), compared as the id column's own type. */
@@ -349,48 +273,17 @@ export class TableSql {
 
   /** The id in a select list, as text: digits, uuid or characters exactly as stored. */
   private idText(): string {
-    return `CAST(${this.col(this.table.id)} AS ${this.db.dialect === 'postgres' ? 'text' : 'CHAR'})`;
+    return `CAST(${this.col(this.table.id)} AS ${this.dialect.idText})`;
   }
 
   private col(name: string): string {
-    return quoteIdentifier(this.db.dialect, name);
+    return this.dialect.quote(name);
   }
 
   private from(): string {
-    const table = quoteIdentifier(this.db.dialect, this.table.table);
-    return this.table.schema ? `${quoteIdentifier(this.db.dialect, this.table.schema)}.${table}` : table;
+    const table = this.dialect.quote(this.table.table);
+    return this.table.schema ? `${this.dialect.quote(this.table.schema)}.${table}` : table;
   }
-}
-
-/** PostgreSQL compares a bound id as the column's type; arrays of varchar ids unnest as text. */
-function pgIdCast(type: string): IdCast {
-  return { cast: type, arrayType: type === 'varchar' ? 'text' : type };
-}
-
-/**
- * MySQL converts a string compared with an integer or decimal column to DOUBLE, which cannot tell
- * 2^60 from 2^60 + 1: integer ids are cast to SIGNED or UNSIGNED, decimals to their own precision.
- * Text ids compare as strings under the column's collation, uncast.
- */
-function mysqlIdCast(type: string, columnType: string): IdCast {
-  if (MYSQL_INTEGERS.has(type))
-    return { cast: /\bunsigned\b/.test(columnType) ? 'UNSIGNED' : 'SIGNED', arrayType: type };
-  if (type === 'decimal') {
-    const m = /^decimal\((\d+),(\d+)\)/.exec(columnType);
-    return { cast: m ? `DECIMAL(${m[1]},${m[2]})` : 'DECIMAL(65,30)', arrayType: type };
-  }
-  return { cast: undefined, arrayType: type };
-}
-
-/**
- * Quotes an identifier for the dialect. Identifiers are already restricted to [A-Za-z0-9_] by config
- * validation; quoting also keeps reserved words and case intact.
- * @throws ConfigError if the name is not a plain identifier (defence in depth).
- */
-export function quoteIdentifier(dialect: 'postgres' | 'mysql', name: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name))
-    throw new ConfigError(`'${name}' is not a plain SQL identifier`);
-  return dialect === 'postgres' ? `"${name}"` : `\`${name}\``;
 }
 
 /** Array elements that PostgreSQL reads as they are: ciphertexts, numbers and uuids all are. */

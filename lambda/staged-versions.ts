@@ -1,5 +1,5 @@
-import type { KeyLabel, StagedValue } from './census.js';
 import type { RekeyConfig } from './config.js';
+import type { KeyLabel, StagedValue } from './passes/census.js';
 import type { SecretDescription, SecretsStore, SecretVersionInfo } from './ports.js';
 import { checkSecretValue } from './secret-template.js';
 

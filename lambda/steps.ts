@@ -1,7 +1,9 @@
 import { dataKeyFromSecretString } from './codecs/index.js';
 import { type RekeyConfig, tableCodec } from './config.js';
-import { checkUnlistedCiphertext } from './db-census.js';
 import { RotationStateError, SecretFormatError, VerificationError } from './errors.js';
+import { checkUnlistedCiphertext } from './passes/db-census.js';
+import { type ReencryptReport, reencrypt } from './passes/reencrypt.js';
+import { type ColumnVerification, checkKeysReachable, incompleteRead, verifyAll } from './passes/verify.js';
 import type {
   Clock,
   Log,
@@ -12,14 +14,12 @@ import type {
   SqlRunner,
 } from './ports.js';
 import { checkReadersCaughtUp } from './reader-bound.js';
-import { type ReencryptReport, reencrypt } from './reencrypt.js';
 import type { RetryPolicy } from './retry.js';
 import type { RotationEvent, RotationStep, SweepEvent } from './rotation-event.js';
 import { MARK_TAGS, promotedTag, readMarks } from './rotation-marks.js';
 import { checkSecretValue, generateSecretValue, type RandomBytes } from './secret-template.js';
 import { guardedRunner, stageProblem } from './stage-guard.js';
 import type { KeyVersions } from './table-keys.js';
-import { type ColumnVerification, checkKeysReachable, incompleteRead, verifyAll } from './verify.js';
 
 /** Everything a step needs; the Lambda, the CLI and the tests each build their own. */
 export interface StepDeps {

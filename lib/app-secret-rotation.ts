@@ -15,6 +15,7 @@ import {
 } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import type { Engine } from '../lambda/index.js';
 import { addRotationOperations, rotationFailuresMetric } from './operations.js';
 import { PropsError, withConstructPath } from './props-error.js';
 import { type RekeySettings, renderRekeyConfig } from './rekey-config.js';
@@ -67,7 +68,7 @@ export interface AppSecretRotationProps {
   /** The database holding the stored fields (a plain SQL identifier). */
   readonly databaseName: string;
   /** The cluster's engine. */
-  readonly engine: 'postgres' | 'mysql';
+  readonly engine: Engine;
   /**
    * When rotations run.
    * @default { automaticallyAfter: Duration.days(30) }, window until the end of the UTC day

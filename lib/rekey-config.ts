@@ -1,6 +1,6 @@
 import { Stack, Token } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { IDENTIFIER_PATTERN, parseConfig, type RekeyConfigInput } from '../lambda/index.js';
+import { type Engine, IDENTIFIER_PATTERN, parseConfig, type RekeyConfigInput } from '../lambda/index.js';
 import { PropsError } from './props-error.js';
 
 /** What rekey rotates and re-encrypts: the config file's fields other than the Data API target. */
@@ -17,7 +17,7 @@ export interface RekeyTargets {
   /** The database holding the stored fields. */
   readonly databaseName: string;
   /** The cluster's engine. */
-  readonly engine: 'postgres' | 'mysql';
+  readonly engine: Engine;
 }
 
 /** Lambda's limit on all environment variables together, names included. */

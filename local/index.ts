@@ -8,7 +8,7 @@ export type {
   BoundValue,
   CellValue,
   ColumnInfo,
-  Dialect,
+  Database,
   Engine,
   EngineResult,
   EngineSession,

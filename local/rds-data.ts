@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { type LocalClock, realSleep, type Sleep, systemClock } from './clock.js';
 import { createEngine, type EngineSpec } from './engines/create.js';
-import type { Engine } from './engines/types.js';
+import type { Database } from './engines/types.js';
 import { FaultInjector, type FaultOptions } from './faults.js';
 import { closeServer, listen } from './http.js';
 import { createDataApiHandler, type DataApiStats, emptyStats } from './rds-data/http.js';
@@ -11,7 +11,7 @@ import type { TransactionTimeouts } from './rds-data/transactions.js';
 /** How the local Data API behaves. */
 export interface DataApiOptions {
   /** The database it runs statements on. */
-  readonly engine: Engine;
+  readonly engine: Database;
   /** Time for transaction expiry. @default the system clock */
   readonly clock?: LocalClock;
   /** Delay added to every call, modelling the network round trip. @default 0 */
@@ -105,7 +105,7 @@ function checkLatency(ms: number): number {
 export interface RunningDataApi {
   readonly url: string;
   readonly dataApi: LocalDataApi;
-  readonly engine: Engine;
+  readonly engine: Database;
   /** Rolls back open transactions, stops the server, and closes the engine if this call opened it. */
   close(): Promise<void>;
 }
@@ -116,14 +116,14 @@ export interface RunningDataApi {
  */
 export async function startDataApi(
   options: Omit<DataApiOptions, 'engine'> & {
-    readonly engine?: Engine | EngineSpec;
+    readonly engine?: Database | EngineSpec;
     readonly port?: number;
     readonly host?: string;
   },
 ): Promise<RunningDataApi> {
   const given = options.engine ?? 'pglite';
   const owned = typeof given === 'string' || !('begin' in given);
-  const engine = owned ? await createEngine(given as EngineSpec) : (given as Engine);
+  const engine = owned ? await createEngine(given as EngineSpec) : (given as Database);
   const dataApi = new LocalDataApi({ ...options, engine });
   const server = createServer(dataApi.handler);
   let url: string;

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import type { LocalClock, Sleep } from './clock.js';
 import { createEngine, type EngineSpec } from './engines/create.js';
-import type { Engine } from './engines/types.js';
+import type { Database } from './engines/types.js';
 import type { FaultOptions } from './faults.js';
 import { closeServer, listen } from './http.js';
 import type { DataApiLimits } from './rds-data/service.js';
@@ -21,7 +21,7 @@ const LOCAL_REGION = 'us-east-1';
 /** What `startLocal` starts. */
 export interface StartLocalOptions {
   /** The database behind the Data API: embedded PGlite, PostgreSQL or MySQL by URL, or an open engine. @default 'pglite' */
-  readonly engine?: EngineSpec | Engine;
+  readonly engine?: EngineSpec | Database;
   /**
    * Where PGlite keeps its files (with the 'pglite' engine), created if missing: beside `stateFile`, a
    * restart keeps both the secrets and the database. @default in memory
@@ -84,7 +84,7 @@ export interface LocalEndpoints {
   readonly env: Readonly<Record<string, string>>;
   readonly secretsManager: LocalSecretsManager;
   readonly dataApi: LocalDataApi;
-  readonly engine: Engine;
+  readonly engine: Database;
   /** ARNs and database name to pass to the Data API (the first of `clusterArns`, if given). */
   readonly dataApiTarget: DataApiTarget;
   /** Stops both servers and rotation steps, rolls back open transactions, closes an engine it opened. */
@@ -110,7 +110,7 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     ...(options.retryDelayMs === undefined ? {} : { retryDelayMs: options.retryDelayMs }),
   });
   const owned = typeof spec === 'string' || !('begin' in spec);
-  const engine = owned ? await createEngine(spec as EngineSpec) : (spec as Engine);
+  const engine = owned ? await createEngine(spec as EngineSpec) : (spec as Database);
   let dataApi: LocalDataApi;
   try {
     dataApi = new LocalDataApi({
@@ -176,7 +176,7 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
 }
 
 /** The engine spec with PGlite's data directory, made absolute and created. */
-function withDataDir(spec: EngineSpec | Engine, dataDir: string | undefined): EngineSpec | Engine {
+function withDataDir(spec: EngineSpec | Database, dataDir: string | undefined): EngineSpec | Database {
   if (dataDir === undefined) return spec;
   if (spec !== 'pglite' && !(typeof spec === 'object' && 'pglite' in spec)) {
     throw new RangeError("pgliteDataDir needs the embedded 'pglite' engine, not a server or an open engine");
@@ -187,7 +187,7 @@ function withDataDir(spec: EngineSpec | Engine, dataDir: string | undefined): En
   return { pglite: { ...(spec === 'pglite' ? {} : spec.pglite), dataDir: dir } };
 }
 
-function databaseName(spec: EngineSpec | Engine): string {
+function databaseName(spec: EngineSpec | Database): string {
   const url =
     typeof spec === 'object' && 'postgresUrl' in spec
       ? spec.postgresUrl

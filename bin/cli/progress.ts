@@ -1,5 +1,5 @@
 import { Presets, SingleBar } from 'cli-progress';
-import type { ProgressSink } from '../../lambda/index.js';
+import type { ProgressEvent, ProgressSink } from '../../lambda/index.js';
 import type { Output } from './io.js';
 
 /** Progress of the passes a command runs, one phase at a time. */
@@ -24,63 +24,68 @@ export interface ColumnDone {
   readonly rows: number;
 }
 
-/** Where a pass is, in rows: the core reports values over all columns of a pass; this counts rows. */
+/** Where a pass is, in rows. */
 export interface PassPosition {
   /** 1 for the phase's first pass, 2 when a second starts (abort moving back rows a writer moved). */
   readonly pass: number;
-  /** `table.column` being handled. */
+  /** `table.column` of this event. */
   readonly where: string;
-  /** Rows of that table handled so far in that column. */
+  /** Rows of that column handled so far in this pass. */
   readonly rows: number;
   /** Share of the whole pass done, 0 to 100. */
   readonly percent: number;
-  /** This event is the first of its column (or of its pass). */
+  /** This event is the first of its column in this pass. */
   readonly columnBegan: boolean;
-  /** The column before, when this event moved on from it (to another column or another pass). */
+  /** Columns of the pass before that this event's new pass left unfinished. */
+  readonly closed: readonly ColumnDone[];
+  /** This event's column, when it has now handled every row it had when the pass began. */
   readonly finished?: ColumnDone;
 }
 
 /**
- * Turns the core's progress events into rows and passes. The core counts each value of a pass once, so
- * a table with three encrypted columns adds three per row; it walks one column at a time, so the rows of
- * a table handled so far are the values handled since its current column began. A new pass (a total
- * that changes, or a count that goes back) starts again from zero.
+ * Follows the core's progress events by column and by pass. A pass may work on several columns at once,
+ * so each column keeps its own count of rows; a new pass (a total that changes, or a count that goes
+ * back) starts again from zero.
  */
 export function passTracker(): {
-  see(event: Parameters<ProgressSink>[0]): PassPosition;
-  /** The column in progress, to report when the phase ends. */
-  last(): ColumnDone | undefined;
+  see(event: ProgressEvent): PassPosition;
+  /** Columns begun and not finished, to report when the phase ends. */
+  unfinished(): ColumnDone[];
 } {
   let pass = 0;
   let total = -1;
   let done = 0;
-  let columnStart = 0;
-  let current: ColumnDone | undefined;
+  let columns = new Map<string, { rows: number; readonly columnRows: number; finished: boolean }>();
+  const unfinished = () =>
+    [...columns].filter(([, c]) => !c.finished).map(([where, c]) => ({ pass, where, rows: c.rows }));
   return {
     see(event) {
-      const before = current;
+      let closed: ColumnDone[] = [];
       if (event.total !== total || event.done < done) {
+        closed = unfinished();
         pass++;
         total = event.total;
-        done = 0;
-        current = undefined;
+        columns = new Map();
       }
-      const where = `${event.table}.${event.column}`;
-      const columnBegan = current?.where !== where;
-      if (columnBegan) columnStart = done;
       done = event.done;
-      current = { pass, where, rows: done - columnStart };
-      const finished = before && (before.where !== where || before.pass !== pass) ? before : undefined;
+      const where = `${event.table}.${event.column}`;
+      const known = columns.get(where);
+      const column = known ?? { rows: 0, columnRows: event.columnRows, finished: false };
+      columns.set(where, column);
+      column.rows = event.rows;
+      const finishing = !column.finished && column.rows >= column.columnRows;
+      if (finishing) column.finished = true;
       return {
         pass,
         where,
-        rows: current.rows,
+        rows: column.rows,
         percent: total > 0 ? Math.floor((done * 100) / total) : 100,
-        columnBegan,
-        ...(finished ? { finished } : {}),
+        columnBegan: known === undefined,
+        closed,
+        ...(finishing ? { finished: { pass, where, rows: column.rows } } : {}),
       };
     },
-    last: () => current,
+    unfinished,
   };
 }
 
@@ -142,18 +147,19 @@ function lineReporter(out: Output): ProgressReporter {
       const columnDone = (c: ColumnDone) =>
         out.write(`${passLabel(label, c.pass)}: ${c.where}: ${c.rows} rows done\n`);
       flush = () => {
-        const last = tracker.last();
-        if (last) columnDone(last);
+        for (const c of tracker.unfinished()) columnDone(c);
         flush = () => {};
       };
       let lastTenth = -1;
       return (event) => {
         const at = tracker.see(event);
-        if (at.finished) columnDone(at.finished);
+        for (const c of at.closed) columnDone(c);
         const tenth = Math.floor(at.percent / 10);
-        if (!at.columnBegan && tenth === lastTenth) return;
-        lastTenth = tenth;
-        out.write(`${passLabel(label, at.pass)}: ${at.percent}%, ${at.where}: ${at.rows} rows\n`);
+        if (at.columnBegan || tenth !== lastTenth || at.closed.length > 0) {
+          lastTenth = tenth;
+          out.write(`${passLabel(label, at.pass)}: ${at.percent}%, ${at.where}: ${at.rows} rows\n`);
+        }
+        if (at.finished) columnDone(at.finished);
       };
     },
     end: () => flush(),

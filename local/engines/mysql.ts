@@ -4,7 +4,7 @@ import type {
   BoundValue,
   CellValue,
   ColumnInfo,
-  Engine,
+  Database,
   EngineResult,
   EngineTransaction,
   ValueKind,
@@ -35,7 +35,7 @@ const FLAG_AUTO_INCREMENT = 512;
  * TINYINT(1) and BIT(1) as booleans, binary columns as bytes.
  * @throws the connection error when the server cannot be reached.
  */
-export async function createMysqlEngine(options: MysqlEngineOptions): Promise<Engine> {
+export async function createMysqlEngine(options: MysqlEngineOptions): Promise<Database> {
   const { createPool } = await loadDriver(
     'mysql2',
     'MySQL',

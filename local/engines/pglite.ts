@@ -9,7 +9,7 @@ import {
 } from './pg-types.js';
 import {
   type BoundValue,
-  type Engine,
+  type Database,
   type EngineResult,
   type EngineTransaction,
   SqlError,
@@ -23,7 +23,7 @@ export interface PgliteEngineOptions {
 }
 
 /** The PGlite engine, with the embedded database exposed for seeding and inspection. */
-export interface PgliteEngine extends Engine {
+export interface PgliteEngine extends Database {
   readonly db: PGlite;
 }
 

@@ -9,7 +9,7 @@ import {
 } from './pg-types.js';
 import {
   type BoundValue,
-  type Engine,
+  type Database,
   type EngineResult,
   type EngineTransaction,
   SqlError,
@@ -31,7 +31,7 @@ const RAW_TEXT: pg.CustomTypesConfig = { getTypeParser: () => (value: string) =>
  * holds one until it ends.
  * @throws the connection error when the server cannot be reached.
  */
-export async function createPostgresEngine(options: PostgresEngineOptions): Promise<Engine> {
+export async function createPostgresEngine(options: PostgresEngineOptions): Promise<Database> {
   const { Pool } = await loadDriver('pg', 'PostgreSQL', async () => (await import('pg')).default);
   const pool = new Pool({
     connectionString: options.url,

@@ -3,8 +3,10 @@
  * on its own (autocommit) or inside a transaction that holds one connection.
  */
 
-/** The SQL dialect an engine speaks; decides placeholders, quoting rules and parameter casts. */
-export type Dialect = 'postgres' | 'mysql';
+import type { Engine } from '../../lambda/index.js';
+
+/** The engine a database speaks decides placeholders, quoting rules and parameter casts. */
+export type { Engine };
 
 /** A value as an engine hands it back, before it becomes a Data API Field. */
 export type CellValue = null | string | number | bigint | boolean | Uint8Array | readonly CellValue[];
@@ -66,8 +68,8 @@ export interface EngineTransaction extends EngineSession {
 }
 
 /** A database behind the local Data API. */
-export interface Engine extends EngineSession {
-  readonly dialect: Dialect;
+export interface Database extends EngineSession {
+  readonly dialect: Engine;
   /** A short description for logs and the CLI (never includes a password). */
   readonly description: string;
   begin(): Promise<EngineTransaction>;

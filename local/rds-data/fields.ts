@@ -1,4 +1,4 @@
-import type { BoundValue, CellValue, ColumnInfo, Dialect, ValueKind } from '../engines/types.js';
+import type { BoundValue, CellValue, ColumnInfo, Engine, ValueKind } from '../engines/types.js';
 import { badRequest } from './errors.js';
 
 /** A Field as it arrives on the wire (a union: exactly one member is set). */
@@ -181,6 +181,6 @@ function cellBytes(cell: CellValue): number {
 }
 
 /** Whether a dialect gives placeholders explicit types (PostgreSQL) or lets the server convert (MySQL). */
-export function castsParameters(dialect: Dialect): boolean {
+export function castsParameters(dialect: Engine): boolean {
   return dialect === 'postgres';
 }

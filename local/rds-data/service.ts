@@ -1,5 +1,5 @@
 import type { LocalClock } from '../clock.js';
-import type { CellValue, Engine, EngineResult, EngineSession } from '../engines/types.js';
+import type { CellValue, Database, EngineResult, EngineSession } from '../engines/types.js';
 import { SqlError } from '../engines/types.js';
 import { badRequest } from './errors.js';
 import {
@@ -46,7 +46,7 @@ export const DEFAULT_LIMITS: DataApiLimits = {
 
 /** What the Data API service runs on. */
 export interface DataApiServiceOptions {
-  readonly engine: Engine;
+  readonly engine: Database;
   readonly clock: LocalClock;
   readonly limits?: Partial<DataApiLimits>;
   readonly transactionTimeouts?: Partial<TransactionTimeouts>;
@@ -62,7 +62,7 @@ const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/
  * parameters, typed Fields, transactions and row limits. Answers are wire-shaped objects.
  */
 export class DataApiService {
-  readonly engine: Engine;
+  readonly engine: Database;
   readonly limits: DataApiLimits;
   readonly transactions: TransactionRegistry;
   /** The cluster ARNs requests may name. */

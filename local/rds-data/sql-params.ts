@@ -1,4 +1,4 @@
-import type { Dialect } from '../engines/types.js';
+import type { Engine } from '../engines/types.js';
 
 /** A piece of a statement: text passed through as is, or a `:name` parameter reference. */
 export type SqlPart = { readonly text: string } | { readonly param: string };
@@ -20,7 +20,7 @@ const DOLLAR_TAG = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/;
  * parameter: string literals (with the dialect's escapes), quoted identifiers, comments, PostgreSQL
  * dollar-quoted bodies and `::` casts.
  */
-export function scanSql(sql: string, dialect: Dialect): ScannedSql {
+export function scanSql(sql: string, dialect: Engine): ScannedSql {
   const parts: SqlPart[] = [];
   let textStart = 0;
   let i = 0;
@@ -135,7 +135,7 @@ export function referencedNames(scanned: ScannedSql): string[] {
  */
 export function toPositional<T>(
   scanned: ScannedSql,
-  dialect: Dialect,
+  dialect: Engine,
   lookup: (name: string) => T,
   suffix: (name: string) => string = () => '',
 ): { readonly sql: string; readonly values: T[] } {
@@ -168,7 +168,7 @@ export function toPositional<T>(
  */
 export function bindNamed<T>(
   sql: string,
-  dialect: Dialect,
+  dialect: Engine,
   params: Readonly<Record<string, T>>,
 ): { readonly sql: string; readonly values: T[] } {
   return toPositional(scanSql(sql, dialect), dialect, (name) => {

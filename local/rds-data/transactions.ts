@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { LocalClock } from '../clock.js';
-import type { Engine, EngineTransaction } from '../engines/types.js';
+import type { Database, EngineTransaction } from '../engines/types.js';
 import { SqlError } from '../engines/types.js';
 import { DataApiError, transactionNotFound } from './errors.js';
 
@@ -43,7 +43,7 @@ export class TransactionRegistry {
   }
 
   /** Begins a transaction on the engine and returns its id. */
-  async begin(engine: Engine): Promise<string> {
+  async begin(engine: Database): Promise<string> {
     const tx = await engine.begin();
     const id = randomBytes(33).toString('base64');
     const now = this.clock.now();

@@ -12,7 +12,7 @@ function output(isTTY: boolean) {
 function threeColumnPass(sink: ProgressSink, total = 300): void {
   ['options', 'extra', 'meta'].forEach((column, i) => {
     for (let done = 50; done <= 100; done += 50)
-      sink({ table: 'data_sources', column, done: i * 100 + done, total });
+      sink({ table: 'data_sources', column, rows: done, columnRows: 100, done: i * 100 + done, total });
   });
 }
 
@@ -39,7 +39,8 @@ describe('progress', () => {
     const { chunks, out } = output(false);
     const reporter = progressReporter(out);
     const sink = reporter.phase('testSecret');
-    for (let done = 5; done <= 200; done += 5) sink({ table: 't', column: 'a', done, total: 200 });
+    for (let done = 5; done <= 200; done += 5)
+      sink({ table: 't', column: 'a', rows: done, columnRows: 200, done, total: 200 });
     reporter.end();
     assert.equal(chunks.length, 12); // 0%, 10%, ... 100%, and the column's last line
     assert.equal(chunks.at(-1), 'testSecret: t.a: 200 rows done\n');
@@ -60,8 +61,8 @@ describe('progress', () => {
     const reporter = progressReporter(out);
     const sink = reporter.phase('abort: moving rows back');
     threeColumnPass(sink);
-    sink({ table: 'tokens', column: 'value', done: 4, total: 7 });
-    sink({ table: 'tokens', column: 'value', done: 7, total: 7 });
+    sink({ table: 'tokens', column: 'value', rows: 4, columnRows: 7, done: 4, total: 7 });
+    sink({ table: 'tokens', column: 'value', rows: 7, columnRows: 7, done: 7, total: 7 });
     reporter.end();
     const drawn = chunks.join('');
     assert.match(drawn, /abort: moving rows back \[.*\] 100% \| data_sources\.meta: 100 rows/);
@@ -72,14 +73,35 @@ describe('progress', () => {
     const { chunks, out } = output(false);
     const reporter = progressReporter(out);
     const sink = reporter.phase('testSecret');
-    sink({ table: 't', column: 'a', done: 10, total: 10 });
-    sink({ table: 't', column: 'a', done: 3, total: 10 });
+    sink({ table: 't', column: 'a', rows: 10, columnRows: 10, done: 10, total: 10 });
+    sink({ table: 't', column: 'a', rows: 3, columnRows: 10, done: 3, total: 10 });
     reporter.end();
     assert.deepEqual(chunks, [
       'testSecret: 100%, t.a: 10 rows\n',
       'testSecret: t.a: 10 rows done\n',
       'testSecret (pass 2): 30%, t.a: 3 rows\n',
       'testSecret (pass 2): t.a: 3 rows done\n',
+    ]);
+  });
+
+  it('counts each column on its own when a pass works on several at once', () => {
+    const { chunks, out } = output(false);
+    const reporter = progressReporter(out);
+    const sink = reporter.phase('setSecret');
+    const event = (column: string, rows: number, done: number) =>
+      sink({ table: 't', column, rows, columnRows: column === 'a' ? 100 : 40, done, total: 140 });
+    event('a', 50, 50);
+    event('b', 20, 70);
+    event('a', 100, 120);
+    event('b', 30, 130); // 10 of b's rows were deleted meanwhile: it ends short, at the phase's end
+    reporter.end();
+    assert.deepEqual(chunks, [
+      'setSecret: 35%, t.a: 50 rows\n',
+      'setSecret: 50%, t.b: 20 rows\n',
+      'setSecret: 85%, t.a: 100 rows\n',
+      'setSecret: t.a: 100 rows done\n',
+      'setSecret: 92%, t.b: 30 rows\n',
+      'setSecret: t.b: 30 rows done\n',
     ]);
   });
 });

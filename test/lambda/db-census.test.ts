@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { takeDatabaseCensus } from '../../lambda/db-census.js';
 import { memoryLog } from '../../lambda/log.js';
+import { takeDatabaseCensus } from '../../lambda/passes/db-census.js';
 import type { SqlRunner } from '../../lambda/ports.js';
 import {
   CENSUS_STAGED,

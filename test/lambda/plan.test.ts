@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { StagedValue } from '../../lambda/census.js';
 import { parseConfig, type RekeyConfig, type RekeyConfigInput } from '../../lambda/config.js';
 import { memoryLog } from '../../lambda/log.js';
+import type { StagedValue } from '../../lambda/passes/census.js';
 import { fieldImpacts, pagesRead, planRotation, rotationIntervalMs } from '../../lambda/plan.js';
 import type { SqlRunner } from '../../lambda/ports.js';
 import { runStep } from '../../lambda/steps.js';

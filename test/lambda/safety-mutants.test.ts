@@ -14,14 +14,14 @@ import { abortRotation, STATEMENT_ALLOWANCE_MS } from '../../lambda/abort.js';
 import { codecFor, dataKeyFromSecretString } from '../../lambda/codecs/index.js';
 import type { CodecName, RekeyConfig } from '../../lambda/config.js';
 import { memoryLog } from '../../lambda/log.js';
+import { reencrypt } from '../../lambda/passes/reencrypt.js';
+import { incompleteRead } from '../../lambda/passes/verify.js';
 import type { SecretDescription, SecretVersionListing, SqlRunner } from '../../lambda/ports.js';
 import { KeyRing, StaleKeyRingError } from '../../lambda/reader.js';
-import { reencrypt } from '../../lambda/reencrypt.js';
 import type { RotationStep } from '../../lambda/rotation-event.js';
 import { MARK_TAGS, promotedTag, readMarks } from '../../lambda/rotation-marks.js';
 import { guardedRunner, stageProblem } from '../../lambda/stage-guard.js';
 import { runStep, type StepDeps } from '../../lambda/steps.js';
-import { incompleteRead } from '../../lambda/verify.js';
 import { fakeClock } from '../support/fake-clock.js';
 import {
   keyOf,

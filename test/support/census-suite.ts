@@ -3,13 +3,13 @@ import { describe, it } from 'node:test';
 import { codecFor, dataKeyFromSecretString } from '../../lambda/codecs/index.js';
 import { type CodecName, parseConfig, type RekeyConfig, type RekeyConfigInput } from '../../lambda/config.js';
 import { dataApiRunner } from '../../lambda/data-api.js';
+import { memoryLog } from '../../lambda/log.js';
 import {
   checkUnlistedCiphertext,
   type FoundCiphertext,
   takeDatabaseCensus,
   UnlistedCiphertextError,
-} from '../../lambda/db-census.js';
-import { memoryLog } from '../../lambda/log.js';
+} from '../../lambda/passes/db-census.js';
 import { planRotation } from '../../lambda/plan.js';
 import type { SqlRunner, SqlValue } from '../../lambda/ports.js';
 import type { RotationStep } from '../../lambda/rotation-event.js';

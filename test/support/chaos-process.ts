@@ -7,7 +7,7 @@ import type { RekeyConfig } from '../../lambda/config.js';
 import { closeServer, listen } from '../../local/http.js';
 import {
   createEngine,
-  type Engine,
+  type Database,
   type EngineSpec,
   LOCAL_CLUSTER_ARN,
   LOCAL_DB_SECRET_ARN,
@@ -64,7 +64,7 @@ export class KillHarness {
   private constructor(
     readonly secretsManager: LocalSecretsManager,
     readonly dataApi: LocalDataApi,
-    readonly engine: Engine,
+    readonly engine: Database,
     private readonly ownsEngine: boolean,
     private readonly hygiene: Hygiene,
   ) {}

@@ -1,6 +1,6 @@
 import mysql from 'mysql2/promise';
 import type { SqlResult, SqlRunner, SqlValue } from '../../lambda/ports.js';
-import type { CellValue, Engine } from '../../local/index.js';
+import type { CellValue, Database } from '../../local/index.js';
 import { bindNamed } from '../../local/rds-data/sql-params.js';
 
 /**
@@ -32,7 +32,7 @@ export function cachingCatalog(inner: SqlRunner): SqlRunner {
  * A SqlRunner straight over a local engine (PGlite, PostgreSQL or MySQL behind the local Data API),
  * for seeding and checking without going through, and being counted by, the Data API.
  */
-export function engineRunner(engine: Engine): SqlRunner {
+export function engineRunner(engine: Database): SqlRunner {
   const run = async (sql: string, params: Readonly<Record<string, SqlValue>> = {}): Promise<SqlResult> => {
     const { sql: text, values } = bindNamed(sql, engine.dialect, params);
     const result = await engine.query(text, values);

@@ -17,11 +17,11 @@ import { codecFor } from '../../lambda/codecs/index.js';
 import type { RekeyConfig } from '../../lambda/config.js';
 import { dataApiRunner } from '../../lambda/data-api.js';
 import { silentLog } from '../../lambda/log.js';
+import { type ReencryptReport, reencrypt } from '../../lambda/passes/reencrypt.js';
 import type { Clock, SqlResult, SqlRunner, SqlValue } from '../../lambda/ports.js';
-import { type ReencryptReport, reencrypt } from '../../lambda/reencrypt.js';
 import { TableSql } from '../../lambda/sql.js';
 import {
-  type Dialect,
+  type Database,
   type Engine,
   LOCAL_CLUSTER_ARN,
   LOCAL_DB_SECRET_ARN,
@@ -34,11 +34,11 @@ import { localDataClient, manualClock, recordingSleep, uniqueTableName } from '.
 /** An engine the shared Data API suite runs against. */
 export interface DataApiSuiteTarget {
   readonly label: string;
-  readonly dialect: Dialect;
+  readonly dialect: Engine;
   readonly database: string;
   /** Whether the engine has one connection (PGlite), so a transaction makes every other call wait. */
   readonly singleConnection?: boolean;
-  open(): Promise<Engine>;
+  open(): Promise<Database>;
 }
 
 /** Asserts that a promise rejects with an error of this name (and, optionally, a matching message). */
@@ -70,7 +70,7 @@ export function dataApiSuite(target: DataApiSuiteTarget): void {
   const clock = manualClock();
   const sleep = recordingSleep();
   const table = uniqueTableName('rk_types');
-  let engine: Engine;
+  let engine: Database;
   let api: RunningDataApi;
   let client: RDSDataClient;
 

@@ -1,4 +1,4 @@
-import type { Engine, EngineResult } from '../../local/index.js';
+import type { Database, EngineResult } from '../../local/index.js';
 
 const ONE: EngineResult = {
   hasResultSet: true,
@@ -29,7 +29,7 @@ const ONE: EngineResult = {
  * An engine that answers every statement with one row holding 1: for tests of the endpoints' wiring,
  * which should not pay for starting a database.
  */
-export function fakeEngine(): Engine & { readonly statements: string[] } {
+export function fakeEngine(): Database & { readonly statements: string[] } {
   const statements: string[] = [];
   const query = async (sql: string): Promise<EngineResult> => {
     statements.push(sql);

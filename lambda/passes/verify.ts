@@ -1,10 +1,10 @@
-import type { Codec, DataKey, FieldContext } from './codecs/types.js';
-import { type StrandedRows, StrandedRowsError } from './errors.js';
-import type { ProgressSink, SqlRunner } from './ports.js';
+import type { Codec, DataKey, FieldContext } from '../codecs/types.js';
+import { type StrandedRows, StrandedRowsError } from '../errors.js';
+import { asText, type RowId, type TableSql } from '../sql.js';
+import { type KeyVersions, type TableKeys, tableKeys } from '../table-keys.js';
+import type { PassDeps } from './pass-deps.js';
 import { openTables } from './reencrypt.js';
-import { forEachInTurns, retried, type ScanDeps, scanColumn } from './scan.js';
-import { asText, type RowId, type TableSql } from './sql.js';
-import { type KeyVersions, type TableKeys, tableKeys } from './table-keys.js';
+import { forEachInTurns, retried, scanColumn } from './scan.js';
 
 const REPORTED_IDS = 20;
 
@@ -36,10 +36,7 @@ export interface ColumnVerification {
  * plaintext; the rest as undecryptable. Each column is counted before and after its read, so the
  * caller can check that the read saw every row (see {@link incompleteRead}). Read-only.
  */
-export async function verifyAll(
-  versions: KeyVersions,
-  deps: ScanDeps & { readonly db: SqlRunner; readonly progress?: ProgressSink },
-): Promise<ColumnVerification[]> {
+export async function verifyAll(versions: KeyVersions, deps: PassDeps): Promise<ColumnVerification[]> {
   const tables = await openTables(deps);
   const results: ColumnVerification[] = [];
   const work: {
@@ -70,38 +67,38 @@ export async function verifyAll(
     const result = emptyVerification(table.name, column);
     result.counted.before = before;
     const where: FieldContext = { table: table.table.table, column };
-    await scanColumn(deps, table, column, { avgBytes, skipPrefix: undefined, progress }, async (rows) => {
-      await forEachInTurns(rows, (row) => {
-        result.rows++;
-        const text = asText(row.value);
-        const found = codec.classify(text, [target, ...keys.sources], where);
-        if (found.kind === 'plaintext') {
-          result.plaintext++;
-          note(result.plaintextIds, row.id);
-        } else if (found.kind === 'key' && found.key.kid !== target.kid) {
-          result.offTarget++;
-          if (found.key.kid !== firstSourceKid) {
-            result.offOlder++;
-            note(result.offOlderIds, row.id);
+    await scanColumn(
+      deps,
+      table,
+      column,
+      { avgBytes, skipPrefix: undefined, progress, columnRows: before },
+      async (rows) => {
+        await forEachInTurns(rows, (row) => {
+          result.rows++;
+          const text = asText(row.value);
+          const found = codec.classify(text, [target, ...keys.sources], where);
+          if (found.kind === 'plaintext') {
+            result.plaintext++;
+            note(result.plaintextIds, row.id);
+          } else if (found.kind === 'key' && found.key.kid !== target.kid) {
+            result.offTarget++;
+            if (found.key.kid !== firstSourceKid) {
+              result.offOlder++;
+              note(result.offOlderIds, row.id);
+            }
+          } else if (
+            found.kind === 'key' &&
+            (found.opened !== undefined || opens(codec, text, target, where))
+          ) {
+            result.underTarget++;
+          } else {
+            result.undecryptable++;
+            note(result.undecryptableIds, row.id);
           }
-        } else if (
-          found.kind === 'key' &&
-          (found.opened !== undefined || opens(codec, text, target, where))
-        ) {
-          result.underTarget++;
-        } else {
-          result.undecryptable++;
-          note(result.undecryptableIds, row.id);
-        }
-      });
-      deps.progress?.({
-        table: table.name,
-        column,
-        done: progress.done + rows.length,
-        total: progress.total,
-      });
-      return { verified: rows.length };
-    });
+        });
+        return { verified: rows.length };
+      },
+    );
     result.counted.after = (await retried(deps, () => table.stats(column))).rows;
     results.push(result);
   }
@@ -117,7 +114,7 @@ export async function verifyAll(
  */
 export async function checkKeysReachable(
   reachable: readonly string[],
-  deps: ScanDeps & { readonly db: SqlRunner },
+  deps: PassDeps,
   context?: string,
 ): Promise<void> {
   const [first, ...rest] = reachable;

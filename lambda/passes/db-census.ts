@@ -1,18 +1,20 @@
-import type { KeyLabel, StagedValue } from './census.js';
-import { codecFor, dataKeyFromSecretString } from './codecs/index.js';
-import type { DataKey } from './codecs/types.js';
+import { codecFor, dataKeyFromSecretString } from '../codecs/index.js';
+import type { DataKey } from '../codecs/types.js';
 import {
   type CodecName,
   IDENTIFIER_PATTERN,
   type RekeyConfig,
   type StoredTable,
   tableCodec,
-} from './config.js';
-import { ConfigError, RekeyError, SecretFormatError } from './errors.js';
-import type { SqlResult, SqlRunner, SqlValue } from './ports.js';
-import { retried, type ScanDeps, scanColumn } from './scan.js';
-import { asText, BINARY_TYPES, quoteIdentifier, TableSql } from './sql.js';
-import type { KeyVersions } from './table-keys.js';
+} from '../config.js';
+import { BINARY_TYPES, type CensusDialect, dialectOf, type Engine } from '../dialects.js';
+import { ConfigError, RekeyError, SecretFormatError } from '../errors.js';
+import type { SqlResult, SqlRunner, SqlValue } from '../ports.js';
+import { asText, TableSql } from '../sql.js';
+import type { KeyVersions } from '../table-keys.js';
+import type { KeyLabel, StagedValue } from './census.js';
+import type { PassDeps } from './pass-deps.js';
+import { retried, scanColumn } from './scan.js';
 
 /**
  * A census of the whole database: every text and binary column the configuration does not list is
@@ -83,11 +85,6 @@ export interface DatabaseCensusOptions {
   readonly full?: boolean;
 }
 
-/** What the census runs over: the scan collaborators (clock, log, config, deadline, retry) and the database. */
-export interface DatabaseCensusDeps extends ScanDeps {
-  readonly db: SqlRunner;
-}
-
 /** The default sample per column: enough to see a key that writes a few percent of a column's values. */
 export const DEFAULT_CENSUS_SAMPLE_ROWS = 200;
 
@@ -102,79 +99,6 @@ const MIN_CIPHERTEXT_CHARS = 51;
 const READABLE_BYTES = 64 * 1024 - 1024;
 /** At most this many characters of a database error go into a report. */
 const REASON_CHARS = 200;
-
-/** Column types the census reads, per dialect (information_schema's data_type). */
-const PG_TEXT_TYPES = ['text', 'character varying', 'character', 'bytea'];
-const MYSQL_TEXT_TYPES = [
-  'char',
-  'varchar',
-  'tinytext',
-  'text',
-  'mediumtext',
-  'longtext',
-  'binary',
-  'varbinary',
-  'tinyblob',
-  'blob',
-  'mediumblob',
-  'longblob',
-];
-
-/**
- * The dialect differences of the census, in one place. PostgreSQL: every schema but the system ones,
- * base and partitioned tables (partitions are read through their parent), values compared as they are
- * stored. MySQL: the connection's database, values compared as bytes (`CAST(... AS BINARY)`) so that a
- * case-insensitive collation never folds one key id into another.
- */
-interface CensusDialect {
-  readonly catalog: string;
-  /** Tables with a one-column primary key: `--full` pages them by it, as the passes page by id. */
-  readonly primaryKeys: string;
-  value(column: string): string;
-  param(name: string, binary: boolean): string;
-  bind(text: string, binary: boolean): SqlValue;
-  /** Whether values come back as bytes (a page's size on the wire: base64). */
-  binary(columnBinary: boolean): boolean;
-}
-
-const DIALECTS: Record<'postgres' | 'mysql', CensusDialect> = {
-  postgres: {
-    catalog: `SELECT c.table_schema, c.table_name, c.column_name, c.data_type, c.character_maximum_length
-FROM information_schema.columns c
-  JOIN pg_catalog.pg_namespace n ON n.nspname = c.table_schema
-  JOIN pg_catalog.pg_class r ON r.relnamespace = n.oid AND r.relname = c.table_name
-WHERE r.relkind IN ('r', 'p') AND NOT r.relispartition
-  AND c.table_schema NOT IN ('pg_catalog', 'information_schema') AND c.table_schema NOT LIKE 'pg\\_%'
-  AND c.data_type IN (${PG_TEXT_TYPES.map((t) => `'${t}'`).join(', ')})
-ORDER BY c.table_schema, c.table_name, c.ordinal_position`,
-    primaryKeys: `SELECT t.table_schema, t.table_name, MIN(k.column_name) FROM information_schema.table_constraints t
-  JOIN information_schema.key_column_usage k ON k.constraint_schema = t.constraint_schema
-    AND k.constraint_name = t.constraint_name AND k.table_schema = t.table_schema AND k.table_name = t.table_name
-WHERE t.constraint_type = 'PRIMARY KEY' AND t.table_schema NOT IN ('pg_catalog', 'information_schema')
-GROUP BY t.table_schema, t.table_name HAVING COUNT(*) = 1`,
-    value: (column) => column,
-    param: (name, binary) => `CAST(:${name} AS ${binary ? 'bytea' : 'text'})`,
-    bind: (text, binary) => (binary ? Buffer.from(text, 'latin1') : text),
-    binary: (columnBinary) => columnBinary,
-  },
-  mysql: {
-    catalog: `SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, c.CHARACTER_MAXIMUM_LENGTH
-FROM information_schema.COLUMNS c
-  JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
-WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE'
-  AND c.DATA_TYPE IN (${MYSQL_TEXT_TYPES.map((t) => `'${t}'`).join(', ')})
-ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION`,
-    primaryKeys: `SELECT t.TABLE_SCHEMA, t.TABLE_NAME, MIN(k.COLUMN_NAME) FROM information_schema.TABLE_CONSTRAINTS t
-  JOIN information_schema.KEY_COLUMN_USAGE k ON k.CONSTRAINT_SCHEMA = t.CONSTRAINT_SCHEMA
-    AND k.CONSTRAINT_NAME = t.CONSTRAINT_NAME AND k.TABLE_SCHEMA = t.TABLE_SCHEMA AND k.TABLE_NAME = t.TABLE_NAME
-WHERE t.CONSTRAINT_TYPE = 'PRIMARY KEY' AND t.TABLE_SCHEMA = DATABASE()
-GROUP BY t.TABLE_SCHEMA, t.TABLE_NAME HAVING COUNT(*) = 1`,
-    value: (column) => `CAST(${column} AS BINARY)`,
-    param: (name) => `:${name}`,
-    bind: (text) => Buffer.from(text, 'latin1'),
-    binary: () => true,
-  },
-};
 
 /** A key of a staged version, with where it comes from. Secret: `key.material` never leaves. */
 interface CandidateKey {
@@ -207,13 +131,13 @@ interface CatalogColumn {
  */
 export async function takeDatabaseCensus(
   staged: KeyVersions | readonly StagedValue[],
-  deps: DatabaseCensusDeps,
+  deps: PassDeps,
   options: DatabaseCensusOptions = {},
 ): Promise<DatabaseCensus> {
   const started = deps.clock.now();
   const cost = { statements: 0, rowsRead: 0 };
   const db = countingRunner(deps.db, cost);
-  const dialect = DIALECTS[db.dialect];
+  const dialect = dialectOf(db.dialect).census;
   const sampleRows = Math.max(1, Math.floor(options.sampleRows ?? DEFAULT_CENSUS_SAMPLE_ROWS));
   const keys = candidateKeys(deps.config, stagedValues(staged));
   const catalog = await retried(deps, () => db.execute(dialect.catalog, {}, { expectRows: true }));
@@ -311,7 +235,7 @@ export class UnlistedCiphertextError extends ConfigError {
  */
 export async function checkUnlistedCiphertext(
   staged: KeyVersions | readonly StagedValue[],
-  deps: DatabaseCensusDeps,
+  deps: PassDeps,
   options: DatabaseCensusOptions = {},
 ): Promise<DatabaseCensus> {
   const census = await takeDatabaseCensus(staged, deps, options);
@@ -353,13 +277,13 @@ export function describeFound(f: FoundCiphertext): string {
 async function checkColumn(
   c: CatalogColumn,
   keys: readonly CandidateKey[],
-  deps: DatabaseCensusDeps,
+  deps: PassDeps,
   dialect: CensusDialect,
   options: { readonly sampleRows: number; readonly full: boolean; readonly primaryKey?: string },
 ): Promise<{ found: FoundCiphertext[]; fernet: boolean; partial?: string }> {
-  const d = deps.db.dialect;
-  const from = `${quoteIdentifier(d, c.schema)}.${quoteIdentifier(d, c.table)}`;
-  const v = dialect.value(quoteIdentifier(d, c.column));
+  const { quote } = dialectOf(deps.db.dialect);
+  const from = `${quote(c.schema)}.${quote(c.table)}`;
+  const v = dialect.value(quote(c.column));
   const p = (name: string) => dialect.param(name, c.binary);
   const bind = (value: string) => dialect.bind(value, c.binary);
   const isFernet = `SUBSTRING(${v}, 1, ${FERNET_TEXT_PREFIX.length}) = ${p('fernet')}`;
@@ -492,7 +416,7 @@ async function checkColumn(
 async function readById(
   c: CatalogColumn,
   primaryKey: string,
-  deps: DatabaseCensusDeps,
+  deps: PassDeps,
   onValue: (value: string | Uint8Array) => void,
 ): Promise<boolean> {
   const stored: StoredTable = {
@@ -511,11 +435,12 @@ async function readById(
   const stats = await retried(deps, () => table.stats(c.column));
   if (stats.maxBytes > READABLE_BYTES) return false;
   const progress = { done: 0, total: stats.rows };
+  // The census reads columns nobody configured: their pages are not the pass's progress.
   await scanColumn(
-    deps,
+    { ...deps, progress: undefined },
     table,
     c.column,
-    { avgBytes: stats.avgBytes, skipPrefix: undefined, progress },
+    { avgBytes: stats.avgBytes, skipPrefix: undefined, progress, columnRows: stats.rows },
     async (rows) => {
       for (const row of rows) onValue(row.value);
       return { census: rows.length };
@@ -592,39 +517,28 @@ function candidateKeys(
 
 function isConfigured(
   config: RekeyConfig,
-  dialect: 'postgres' | 'mysql',
+  engine: Engine,
   schema: string,
   table: string,
   column: string,
 ): boolean {
   return config.storedFields.some(
     (t) =>
-      sameTable(dialect, t.schema, t.table, schema, table) && (t.id === column || t.columns.includes(column)),
+      dialectOf(engine).sameTable(t.schema, t.table, schema, table) &&
+      (t.id === column || t.columns.includes(column)),
   );
 }
 
 function isIgnored(
   config: RekeyConfig,
-  dialect: 'postgres' | 'mysql',
+  engine: Engine,
   schema: string,
   table: string,
   column: string,
 ): boolean {
   return (config.ignoredColumns ?? []).some(
-    (i) => sameTable(dialect, i.schema, i.table, schema, table) && i.column === column,
+    (i) => dialectOf(engine).sameTable(i.schema, i.table, schema, table) && i.column === column,
   );
-}
-
-/** PostgreSQL: a config entry without a schema means `public`; MySQL has only the connection's database. */
-function sameTable(
-  dialect: 'postgres' | 'mysql',
-  configSchema: string | undefined,
-  configTable: string,
-  schema: string,
-  table: string,
-): boolean {
-  if (configTable !== table) return false;
-  return dialect === 'mysql' || (configSchema ?? 'public') === schema;
 }
 
 function plain(c: CatalogColumn): boolean {

@@ -1,12 +1,13 @@
-import { codecFor, dataKeyFromSecretString } from './codecs/index.js';
-import type { Codec, DataKey } from './codecs/types.js';
-import { type CodecName, type RekeyConfig, type StoredTable, tableCodec } from './config.js';
-import { UnexpectedAnswerError } from './errors.js';
-import type { ProgressSink, SqlRunner } from './ports.js';
+import { codecFor, dataKeyFromSecretString } from '../codecs/index.js';
+import type { Codec, DataKey } from '../codecs/types.js';
+import { type CodecName, type RekeyConfig, type StoredTable, tableCodec } from '../config.js';
+import { quoteIdentifier } from '../dialects.js';
+import { UnexpectedAnswerError } from '../errors.js';
+import { generateSecretValue } from '../secret-template.js';
+import { asText, type TableSql } from '../sql.js';
+import type { PassDeps, PassProgress } from './pass-deps.js';
 import { openTables } from './reencrypt.js';
-import { retried, type ScanDeps, scanColumn } from './scan.js';
-import { generateSecretValue } from './secret-template.js';
-import { asText, quoteIdentifier, type TableSql } from './sql.js';
+import { retried, scanColumn } from './scan.js';
 
 /** The staging label a version is known by. */
 export type KeyLabel = 'current' | 'pending' | 'previous';
@@ -43,12 +44,6 @@ export interface ColumnCensus {
 /** Counts added up over columns. */
 export type CensusTotal = Omit<ColumnCensus, 'table' | 'column' | 'codec'>;
 
-/** What a census needs: the scan collaborators, the database, and an optional progress sink. */
-export interface CensusDeps extends ScanDeps {
-  readonly db: SqlRunner;
-  readonly progress?: ProgressSink;
-}
-
 /** Options of a census. */
 export interface CensusOptions {
   /** Only count tables whose codec has a key id in clear text (cheap aggregate queries, no scan). */
@@ -63,7 +58,7 @@ export interface CensusOptions {
  */
 export async function takeCensus(
   staged: readonly StagedValue[],
-  deps: CensusDeps,
+  deps: PassDeps,
   options: CensusOptions = {},
 ): Promise<ColumnCensus[]> {
   const result: ColumnCensus[] = [];
@@ -84,7 +79,7 @@ export async function takeCensus(
   const progress = { done: 0, total: scans.reduce((s, w) => s + w.nonNull, 0) };
   for (const w of scans) {
     const census = result.find((c) => c.table === w.table.name && c.column === w.column) as ColumnCensus;
-    await classifyAll(w.keys, deps, w.table, w.column, w.avgBytes, census, progress);
+    await classifyAll(w.keys, deps, w.table, w.column, w.avgBytes, census, progress, w.nonNull);
   }
   return result;
 }
@@ -136,7 +131,7 @@ function labelledKeys(config: RekeyConfig, table: StoredTable, staged: readonly 
 
 async function countByPrefix(
   keys: LabelledKeys,
-  deps: CensusDeps,
+  deps: PassDeps,
   table: TableSql,
   column: string,
   nonNull: number,
@@ -165,35 +160,41 @@ async function countByPrefix(
 
 async function classifyAll(
   keys: LabelledKeys,
-  deps: CensusDeps,
+  deps: PassDeps,
   table: TableSql,
   column: string,
   avgBytes: number,
   census: ColumnCensus,
-  progress: { done: number; readonly total: number },
+  progress: PassProgress,
+  columnRows: number,
 ): Promise<void> {
   const all = keys.keys.map((k) => k.key);
   const where = { table: table.table.table, column };
-  await scanColumn(deps, table, column, { avgBytes, skipPrefix: undefined, progress }, async (rows) => {
-    for (const row of rows) {
-      const found = keys.codec.classify(asText(row.value), all, where);
-      if (found.kind === 'plaintext') census.plaintext++;
-      else if (found.kind === 'key') {
-        const label = keys.keys.find((k) => k.key.kid === found.key.kid)?.label;
-        if (label) census[label]++;
-        else census.unknown++;
-      } else census.unknown++;
-    }
-    deps.progress?.({ table: table.name, column, done: progress.done + rows.length, total: progress.total });
-    return { classified: rows.length };
-  });
+  await scanColumn(
+    deps,
+    table,
+    column,
+    { avgBytes, skipPrefix: undefined, progress, columnRows },
+    async (rows) => {
+      for (const row of rows) {
+        const found = keys.codec.classify(asText(row.value), all, where);
+        if (found.kind === 'plaintext') census.plaintext++;
+        else if (found.kind === 'key') {
+          const label = keys.keys.find((k) => k.key.kid === found.key.kid)?.label;
+          if (label) census[label]++;
+          else census.unknown++;
+        } else census.unknown++;
+      }
+      return { classified: rows.length };
+    },
+  );
 }
 
 /**
  * Every row of a table, NULL or not. TableSql has no statement for it (its counts are per column and
  * skip NULLs), so this one aggregate is built here from the same validated, quoted identifiers.
  */
-async function countRows(deps: CensusDeps, table: TableSql): Promise<number> {
+async function countRows(deps: PassDeps, table: TableSql): Promise<number> {
   const { schema, table: name } = table.table;
   const quoted = quoteIdentifier(deps.db.dialect, name);
   const from = schema ? `${quoteIdentifier(deps.db.dialect, schema)}.${quoted}` : quoted;

@@ -1,9 +1,9 @@
-import type { FieldContext } from './codecs/types.js';
-import { IncompletePassError, RowTooLargeError, WriteMissedError } from './errors.js';
-import type { ProgressSink, SqlRunner } from './ports.js';
-import { forEachInTurns, type PassProgress, retried, type ScanDeps, scanColumn } from './scan.js';
-import { asText, type CasWrite, type RowId, type StoredRow, TableSql } from './sql.js';
-import { type KeyVersions, type TableKeys, tableKeys } from './table-keys.js';
+import type { FieldContext } from '../codecs/types.js';
+import { IncompletePassError, RowTooLargeError, WriteMissedError } from '../errors.js';
+import { asText, type CasWrite, type RowId, type StoredRow, TableSql } from '../sql.js';
+import { type KeyVersions, type TableKeys, tableKeys } from '../table-keys.js';
+import type { PassDeps, PassProgress } from './pass-deps.js';
+import { forEachInTurns, retried, scanColumn } from './scan.js';
 
 /** The Data API refuses result rows over 64 KB; keep room for the id and the JSON around it. */
 const DATA_API_ROW_LIMIT = 64 * 1024 - 1024;
@@ -14,12 +14,6 @@ const REPORTED_IDS = 20;
 
 /** What to rewrite: values readable with a `sources` version's key are rewritten with `target`'s. */
 export type ReencryptPlan = KeyVersions;
-
-/** Collaborators of a re-encryption pass. */
-export interface ReencryptDeps extends ScanDeps {
-  readonly db: SqlRunner;
-  readonly progress?: ProgressSink;
-}
 
 /** Counts for one column; ids only, never values. */
 export interface ColumnReport {
@@ -48,7 +42,7 @@ export interface ReencryptReport {
  * Opens every configured table, checking that tables, columns and types exist, before any write. The
  * catalog lookups are retried on transient errors like every other statement of a pass.
  */
-export async function openTables(deps: ScanDeps & { readonly db: SqlRunner }): Promise<TableSql[]> {
+export async function openTables(deps: PassDeps): Promise<TableSql[]> {
   const tables: TableSql[] = [];
   for (const table of deps.config.storedFields)
     tables.push(await retried(deps, () => TableSql.open(deps.db, table)));
@@ -64,7 +58,7 @@ export async function openTables(deps: ScanDeps & { readonly db: SqlRunner }): P
  * @throws NotFinishedError when the deadline comes first; RowTooLargeError for rows the Data API
  * cannot carry.
  */
-export async function reencrypt(plan: ReencryptPlan, deps: ReencryptDeps): Promise<ReencryptReport> {
+export async function reencrypt(plan: ReencryptPlan, deps: PassDeps): Promise<ReencryptReport> {
   const tables = await openTables(deps);
   const work: { table: TableSql; keys: TableKeys; column: string; rows: number; avgBytes: number }[] = [];
   for (const table of tables) {
@@ -85,7 +79,7 @@ export async function reencrypt(plan: ReencryptPlan, deps: ReencryptDeps): Promi
   const progress = { done: 0, total };
   const columns: ColumnReport[] = [];
   for (const w of work) {
-    const column = await reencryptColumn(w.keys, deps, w.table, w.column, w.avgBytes, progress);
+    const column = await reencryptColumn(w.keys, deps, w.table, w.column, w.avgBytes, progress, w.rows);
     if (column.scanned === 0 && w.rows > 0) await checkNothingLeft(deps, w, column);
     columns.push(column);
   }
@@ -99,7 +93,7 @@ export async function reencrypt(plan: ReencryptPlan, deps: ReencryptDeps): Promi
  * @throws IncompletePassError when the rows that needed work are all still there.
  */
 async function checkNothingLeft(
-  deps: ReencryptDeps,
+  deps: PassDeps,
   w: { readonly table: TableSql; readonly keys: TableKeys; readonly column: string; readonly rows: number },
   column: ColumnReport,
 ): Promise<void> {
@@ -118,11 +112,12 @@ async function checkNothingLeft(
 
 async function reencryptColumn(
   plan: TableKeys,
-  deps: ReencryptDeps,
+  deps: PassDeps,
   table: TableSql,
   column: string,
   avgBytes: number,
   progress: PassProgress,
+  columnRows: number,
 ): Promise<ColumnReport> {
   const skipPrefix = plan.codec.sqlPrefix(plan.target);
   const report = emptyReport(table.name, column);
@@ -137,11 +132,10 @@ async function reencryptColumn(
     const upTo = (rows[rows.length - 1] as StoredRow).id;
     writing = writePage(plan, deps, table, column, where, writes, { after, upTo, skipPrefix }, report);
     writing.catch(() => {}); // awaited by the next page or at the end of the pass
-    deps.progress?.({ table: table.name, column, done: progress.done + rows.length, total: progress.total });
     return { scanned: rows.length, queued: writes.length, skipped };
   };
   try {
-    await scanColumn(deps, table, column, { avgBytes, skipPrefix, progress }, onPage);
+    await scanColumn(deps, table, column, { avgBytes, skipPrefix, progress, columnRows }, onPage);
   } catch (error) {
     await writing; // a failed write is the error to report; otherwise the scan's
     throw error;
@@ -178,7 +172,7 @@ interface PageRange {
 /** Writes one page with compare-and-swap, then settles the rows the app changed meanwhile. */
 async function writePage(
   plan: TableKeys,
-  deps: ReencryptDeps,
+  deps: PassDeps,
   table: TableSql,
   column: string,
   where: FieldContext,
@@ -234,7 +228,7 @@ function rewriteValue(
  */
 async function resolveConflicts(
   plan: TableKeys,
-  deps: ReencryptDeps,
+  deps: PassDeps,
   table: TableSql,
   column: string,
   where: FieldContext,

@@ -1,26 +1,7 @@
-import type { RekeyConfig } from './config.js';
-import { NotFinishedError } from './errors.js';
-import type { Clock, Log } from './ports.js';
-import { type RetryPolicy, withRetry } from './retry.js';
-import type { RowId, StoredRow, TableSql } from './sql.js';
-
-/** Collaborators of any pass over the stored rows. */
-export interface ScanDeps {
-  readonly clock: Clock;
-  readonly log: Log;
-  readonly config: RekeyConfig;
-  /** Epoch ms by which the pass must have stopped (the Lambda's deadline). */
-  readonly deadline: number;
-  readonly retry?: RetryPolicy;
-  /** Fields added to every log line (step, secretId, versionId). */
-  readonly logFields?: Record<string, unknown>;
-}
-
-/** Shared progress over all columns of a pass: rows handled and rows to handle. */
-export interface PassProgress {
-  done: number;
-  readonly total: number;
-}
+import { NotFinishedError } from '../errors.js';
+import { withRetry } from '../retry.js';
+import type { RowId, StoredRow, TableSql } from '../sql.js';
+import type { PassDeps, PassProgress } from './pass-deps.js';
 
 /**
  * Walks one column in keyset pages ordered by id. Pages are sized to the Data API's limits from the
@@ -34,10 +15,16 @@ export interface PassProgress {
  * @throws NotFinishedError when the deadline comes first.
  */
 export async function scanColumn(
-  deps: ScanDeps,
+  deps: PassDeps,
   table: TableSql,
   column: string,
-  options: { avgBytes: number; skipPrefix: string | undefined; progress: PassProgress },
+  options: {
+    avgBytes: number;
+    skipPrefix: string | undefined;
+    progress: PassProgress;
+    /** The column's rows to handle, counted when the pass began (for progress in rows). */
+    columnRows: number;
+  },
   onPage: (rows: readonly StoredRow[], after: RowId | undefined) => Promise<Record<string, number>>,
 ): Promise<void> {
   const { maxRows, maxBytes } = deps.config.paging;
@@ -56,6 +43,7 @@ export async function scanColumn(
   let after: RowId | undefined;
   let ahead: Promise<StoredRow[]> | undefined;
   let slowestPageMs = 0;
+  let columnDone = 0;
   for (;;) {
     const started = deps.clock.now();
     if (started + deps.config.safetyMarginMs + slowestPageMs * 2 > deps.deadline) {
@@ -88,6 +76,15 @@ export async function scanColumn(
     if (more) ahead = read(last, nextLimit);
     const counts = await onPage(rows, after);
     options.progress.done += rows.length;
+    columnDone += rows.length;
+    deps.progress?.({
+      table: table.name,
+      column,
+      rows: columnDone,
+      columnRows: options.columnRows,
+      done: options.progress.done,
+      total: options.progress.total,
+    });
     const durationMs = deps.clock.now() - started;
     slowestPageMs = Math.max(slowestPageMs, durationMs);
     deps.log.info('page', {
@@ -121,7 +118,7 @@ export async function forEachInTurns<T>(rows: readonly T[], work: (row: T) => vo
 }
 
 /** Runs safe-to-repeat Data API work with bounded, jittered retries on transient errors. */
-export function retried<T>(deps: ScanDeps, work: () => Promise<T>): Promise<T> {
+export function retried<T>(deps: PassDeps, work: () => Promise<T>): Promise<T> {
   return withRetry(work, {
     clock: deps.clock,
     policy: deps.retry,

@@ -1,0 +1,28 @@
+import type { RekeyConfig } from '../config.js';
+import type { Clock, Log, ProgressSink, SqlRunner } from '../ports.js';
+import type { RetryPolicy } from '../retry.js';
+
+/**
+ * The collaborators of every pass over the stored rows: re-encryption (setSecret, the sweep, abort's
+ * move-back), verification (testSecret), the census of configured columns, the census of the whole
+ * database, and the plan. One type, so that a pass can call another with what it was given.
+ */
+export interface PassDeps {
+  readonly clock: Clock;
+  readonly log: Log;
+  readonly config: RekeyConfig;
+  readonly db: SqlRunner;
+  /** Epoch ms by which the pass must have stopped (the Lambda's deadline). */
+  readonly deadline: number;
+  readonly retry?: RetryPolicy;
+  /** Fields added to every log line (step, secretId, versionId). */
+  readonly logFields?: Record<string, unknown>;
+  /** Told after every page, in rows of the page's column and in values over the whole pass. */
+  readonly progress?: ProgressSink;
+}
+
+/** Shared progress over all columns of a pass: values handled and values to handle. */
+export interface PassProgress {
+  done: number;
+  readonly total: number;
+}
