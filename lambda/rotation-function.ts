@@ -1,11 +1,15 @@
-import type { Context } from 'aws-lambda';
 import type { BaseDeps } from './deps.js';
 import type { ProgressSink } from './ports.js';
 import { parseEvent } from './rotation-event.js';
 import { runStep, runSweep } from './steps.js';
 
-/** The part of the Lambda context rekey reads. */
-export type RotationContext = Pick<Context, 'getRemainingTimeInMillis'>;
+/**
+ * The part of the Lambda context rekey reads. Spelled out rather than picked from aws-lambda's types so
+ * that the published declarations need no @types package.
+ */
+export interface RotationContext {
+  getRemainingTimeInMillis(): number;
+}
 
 /**
  * The rotation function over given collaborators: parses the event and runs the step (or the sweep)

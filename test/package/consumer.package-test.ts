@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  dependencies: Record<string, string>;
+  peerDependencies: Record<string, string>;
   devDependencies: Record<string, string>;
 };
 const NPM_QUIET = ['--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'];
@@ -185,12 +188,29 @@ describe('the packed package, installed in a new project and run with plain node
       'dist/rotation-asset/index.mjs',
       'dist/rotation-asset/index.mjs.map',
       'README.md',
+      'LICENSE',
       'docs/ciphertext.md',
     ]) {
       assert.ok(paths.includes(path), `${path} is missing`);
     }
     const unwanted = paths.filter((p) => /^(test|bench)\/|\.test\.|(?<!\.d)\.ts$/.test(p));
     assert.deepEqual(unwanted, []);
+  });
+
+  it('declares types only from packages it depends on or names as peers', () => {
+    const declared = new Set([...Object.keys(PKG.dependencies), ...Object.keys(PKG.peerDependencies)]);
+    const stray = new Set<string>();
+    for (const file of pack.files.map((f) => f.path).filter((p) => p.endsWith('.d.ts'))) {
+      const text = readFileSync(join(app, 'node_modules/rekey', file), 'utf8');
+      for (const [, specifier] of text.matchAll(/(?:from\s+|import\()'([^.'][^']*)'/g)) {
+        const name = (specifier as string).startsWith('@')
+          ? (specifier as string).split('/').slice(0, 2).join('/')
+          : ((specifier as string).split('/')[0] as string);
+        if (!name.startsWith('node:') && !isBuiltin(name) && !declared.has(name))
+          stray.add(`${file}: ${name}`);
+      }
+    }
+    assert.deepEqual([...stray], []);
   });
 
   it('installs neither aws-cdk-lib nor a database driver for an app that only reads', () => {
