@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { DEFAULT_HEARTBEAT_TABLE } from './heartbeat.js';
 import {
   DEFAULT_READER_MARGIN_MS,
   DEFAULT_READER_MAX_AGE_MS,
@@ -126,6 +127,21 @@ const configSchema = z
       .strict()
       .default({ maxAgeMs: DEFAULT_READER_MAX_AGE_MS, marginMs: DEFAULT_READER_MARGIN_MS }),
     stageCheckIntervalMs: z.number().int().min(100).default(DEFAULT_STAGE_CHECK_INTERVAL_MS),
+    /**
+     * Opt-in: promotion waits for the readers' heartbeats (lambda/fleet-gate.ts, docs/apps.md, "Fleet
+     * gating (key-ring apps)"). Absent: no statement on any heartbeat table.
+     */
+    fleet: z
+      .object({
+        table: identifier.default(DEFAULT_HEARTBEAT_TABLE),
+        /** A reader whose last heartbeat (database time) is older than this is not live. */
+        liveWithinMs: z.number().int().min(1000).default(120_000),
+        /** How long a step waits for lagging readers at most (also bounded by the Lambda's deadline). */
+        waitMs: z.number().int().min(0).default(600_000),
+        pollMs: z.number().int().min(100).default(10_000),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((c, ctx) => {

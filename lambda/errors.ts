@@ -240,3 +240,50 @@ export class UnexpectedAnswerError extends RekeyError {
     this.name = 'UnexpectedAnswerError';
   }
 }
+
+/** A live reader of the fleet gate, as its heartbeat row tells it: public key ids and a time, never a key. */
+export interface LaggingReader {
+  readonly instanceId: string;
+  /** The key ids its key rings hold. */
+  readonly keyIds: readonly string[];
+  /** The key ids it encrypts with (one per key ring). */
+  readonly encryptKeyIds: readonly string[];
+  /** Its last heartbeat, in the database's time (ISO 8601). */
+  readonly lastHeartbeat: string;
+}
+
+/**
+ * The fleet gate (lambda/fleet-gate.ts) waited as long as it may and some live readers still lag:
+ * they do not hold the pending version's keys yet (before a promotion), or still encrypt with a key
+ * other than AWSCURRENT's (before a new rotation). Nothing was changed; the service retries the step.
+ * Names the readers (instance id, key ids, last heartbeat), never a key or a value.
+ */
+export class FleetLagError extends RekeyError {
+  constructor(
+    /** What the step was waiting for every live reader to do, in words. */
+    readonly waitedFor: string,
+    readonly lagging: readonly LaggingReader[],
+    readonly waitedMs: number,
+    options?: { cause?: unknown },
+  ) {
+    const shown = lagging
+      .slice(0, FLEET_LAG_SHOWN)
+      .map(
+        (r) =>
+          `${r.instanceId} (holds ${r.keyIds.join(', ') || 'no key ids'}; encrypts with ` +
+          `${r.encryptKeyIds.join(', ') || 'no key ids'}; last heartbeat ${r.lastHeartbeat})`,
+      );
+    const more = lagging.length > FLEET_LAG_SHOWN ? `, and ${lagging.length - FLEET_LAG_SHOWN} more` : '';
+    super(
+      `${lagging.length} live readers lag after ${waitedMs} ms of waiting until every live reader ${waitedFor}: ` +
+        `${shown.join('; ')}${more}. Nothing was changed; the step is retried later. Make those instances ` +
+        'reload their key ring (KeyRing.refresh(), or a restart), or stop them; a reader whose last heartbeat ' +
+        'is older than fleet.liveWithinMs no longer counts (docs/apps.md, "Fleet gating (key-ring apps)")',
+      options,
+    );
+    this.name = 'FleetLagError';
+  }
+}
+
+/** How many lagging readers a FleetLagError's message names (all of them are in its `lagging` field). */
+const FLEET_LAG_SHOWN = 20;

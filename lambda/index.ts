@@ -23,11 +23,20 @@ export {
   ConfigError,
   DecryptError,
   EventError,
+  FleetLagError,
+  type LaggingReader,
   NotFinishedError,
   RekeyError,
   RotationStateError,
   SecretFormatError,
 } from './errors.js';
+export { type FleetSnapshot, type ReaderBeat, readFleet, waitForFleet } from './fleet-gate.js';
+export {
+  DEFAULT_HEARTBEAT_TABLE,
+  type HeartbeatStatement,
+  heartbeatStatement,
+  heartbeatTableSchema,
+} from './heartbeat.js';
 export { KeyRing } from './keyring.js';
 export { memoryLog, silentLog } from './log.js';
 export {

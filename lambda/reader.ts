@@ -8,6 +8,17 @@ export {
   SecretFormatError,
   StaleKeyRingError,
 } from './errors.js';
+export {
+  DEFAULT_HEARTBEAT_TABLE,
+  type Heartbeat,
+  type HeartbeatOptions,
+  type HeartbeatStatement,
+  type HeartbeatTarget,
+  type HeldKeys,
+  heartbeatStatement,
+  heartbeatTableSchema,
+  startHeartbeat,
+} from './heartbeat.js';
 export { KeyRing, type KeyRingOptions } from './keyring.js';
 export type { Clock } from './ports.js';
 export { DEFAULT_READER_MAX_AGE_MS } from './reader-contract.js';

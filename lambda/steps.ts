@@ -1,6 +1,7 @@
 import { dataKeyFromSecretString } from './codecs/index.js';
 import { type RekeyConfig, tableCodec } from './config.js';
 import { RotationStateError, SecretFormatError, VerificationError } from './errors.js';
+import { waitForFleet } from './fleet-gate.js';
 import { checkUnlistedCiphertext } from './passes/db-census.js';
 import { type ReencryptReport, reencrypt } from './passes/reencrypt.js';
 import { type ColumnVerification, checkKeysReachable, incompleteRead, verifyAll } from './passes/verify.js';
@@ -117,6 +118,8 @@ async function createSecret(ctx: StepContext, event: RotationEvent): Promise<voi
   if (previous && holdsAnotherKey(deps.config, previous.secretString, [current.secretString])) {
     await checkReadersCaughtUp(deps, ctx.description, 'start a rotation');
   }
+  // Opt-in (config.fleet): no live reader may still write under the key the coming promotion unstages.
+  await waitForFleet(deps, { act: 'start', current: current.secretString }, ctx.logFields);
   const value = generateSecretValue(deps.config.secretTemplate, carryOver, deps.random);
   await deps.secrets.putPending(secretId, token, value, event.RotationToken);
   deps.log.info('createSecret: Successfully put secret.', ctx.logFields);
@@ -204,6 +207,8 @@ async function finishSecret(ctx: StepContext): Promise<void> {
     scanDeps(ctx),
     lastPromotion(ctx.description),
   );
+  // Opt-in (config.fleet): every live reader holds the pending keys before they become the ones to write with.
+  await waitForFleet(deps, { act: 'promote', pending: keys.target, current, previous }, ctx.logFields);
   // The reads above can take longer than `rekey abort` waits for running steps: look again, right
   // before the one irreversible act, that the version is still pending, unmarked and verified.
   const now = await deps.secrets.describe(secretId);
