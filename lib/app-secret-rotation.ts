@@ -16,6 +16,7 @@ import {
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { Engine } from '../lambda/index.js';
+import { AppRestarts, type RestartAfterPromotion } from './app-restarts.js';
 import { addRotationOperations, rotationFailuresMetric } from './operations.js';
 import { PropsError, withConstructPath } from './props-error.js';
 import { type RekeySettings, renderRekeyConfig } from './rekey-config.js';
@@ -139,6 +140,15 @@ export interface AppSecretRotationProps {
    * @default - none (the account's unreserved pool)
    */
   readonly reservedConcurrentExecutions?: number;
+  /**
+   * Roll the apps that read one key from their environment at start (Redash's `REDASH_SECRET_KEY`)
+   * after every promotion, outside the rotation steps: the ECS services to redeploy, and rekey's
+   * `Secret version promoted` event on the default bus for anything else (docs/apps.md). The alarm goes
+   * to `alarmTopic`. For services whose task definitions read `secret` (created by this construct), call
+   * {@link AppSecretRotation.addRestarts} after the services instead.
+   * @default - no restarts: such apps fail on moved rows until someone restarts them
+   */
+  readonly restartAfterPromotion?: RestartAfterPromotion;
 }
 
 const CLUSTER_ARN_PATTERN = /^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z][A-Za-z0-9-]{0,62}$/;
@@ -150,8 +160,9 @@ const MIN_RESERVED_CONCURRENCY = 10;
  * Rotation of an application secret by rekey: the rotation Lambda with least-privilege IAM, the
  * rotation schedule (cron or rate, with a window), a guard on the secret, an alarm on errors, a rule
  * for the service's rotation failure events, and a scheduled sweep of stragglers. Apps that load the
- * key ring get their access with {@link AppSecretRotation.grantRead}; alarms of one's own start from the
- * `metricXxx` methods.
+ * key ring get their access with {@link AppSecretRotation.grantRead}; apps that hold one key are rolled
+ * after each promotion with `restartAfterPromotion` or {@link AppSecretRotation.addRestarts}; alarms of
+ * one's own start from the `metricXxx` methods.
  *
  * @example
  * const rotation = new AppSecretRotation(this, 'Rotation', {
@@ -189,8 +200,14 @@ export class AppSecretRotation extends Construct {
   readonly failureRule: Rule;
   /** Rule that invokes the sweep, unless `sweep` or `enableRotation` is false. */
   readonly sweepRule?: Rule;
+  /** What rolls the single-key apps after a promotion (`restartAfterPromotion` or `addRestarts`). */
+  get restarts(): AppRestarts | undefined {
+    return this.appRestarts;
+  }
   /** The customer-managed key that encrypts the secret, if one is known. */
   private readonly secretKey?: IKey;
+  private appRestarts?: AppRestarts;
+  private readonly restartDefaults: { alarmTopic?: ITopic; logRetention?: RetentionDays };
 
   /**
    * @throws PropsError naming this construct's path, the prop, the value and what is allowed.
@@ -303,6 +320,41 @@ export class AppSecretRotation extends Construct {
     this.errorsAlarm = operations.errorsAlarm;
     this.failureRule = operations.failureRule;
     this.sweepRule = operations.sweepRule;
+
+    this.restartDefaults = { alarmTopic: props.alarmTopic, logRetention: props.logRetention };
+    if (props.restartAfterPromotion) this.addRestarts(props.restartAfterPromotion);
+  }
+
+  /**
+   * Rolls the apps that read one key from their environment at start after every promotion (see
+   * `restartAfterPromotion`, which calls this): for ECS services whose task definitions read this
+   * construct's own `secret`, and so exist only after it. Once per construct.
+   *
+   * @example
+   * const rotation = new AppSecretRotation(this, 'Rotation', props);
+   * taskDefinition.addContainer('server', {
+   *   image: ContainerImage.fromRegistry('redash/redash'),
+   *   secrets: { REDASH_SECRET_KEY: EcsSecret.fromSecretsManager(rotation.secret, 'encryptionKey') },
+   * });
+   * rotation.addRestarts({ ecsServices: [server, worker] });
+   * @throws PropsError when restarts were already added, or naming the prop that is wrong.
+   */
+  addRestarts(options: RestartAfterPromotion): AppRestarts {
+    if (this.appRestarts) {
+      throw new PropsError(
+        'restarts were already added (restartAfterPromotion or addRestarts); add them once',
+        {
+          scope: this,
+        },
+      );
+    }
+    this.appRestarts = new AppRestarts(this, 'Restarts', {
+      ...options,
+      secret: this.secret,
+      sweep: { rotationFunction: this.rotationFunction, secretId: this.secretId },
+      ...this.restartDefaults,
+    });
+    return this.appRestarts;
   }
 
   /**

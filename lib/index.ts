@@ -1,3 +1,9 @@
+export {
+  AppRestarts,
+  type AppRestartsProps,
+  MAX_RESTARTED_SERVICES,
+  type RestartAfterPromotion,
+} from './app-restarts.js';
 export { AppSecretRotation, type AppSecretRotationProps } from './app-secret-rotation.js';
 export {
   addRotationOperations,
@@ -6,9 +12,27 @@ export {
   type RotationOperationsProps,
   rotationFailuresMetric,
 } from './operations.js';
+export {
+  CURRENT_STAGE,
+  PROMOTED_EVENT,
+  promotionEventPattern,
+  SECRET_LABEL_UPDATED,
+  type SecretVersionPromotedDetail,
+} from './promotion-event.js';
 export { PropsError, type PropsErrorOptions } from './props-error.js';
 export { type RekeySettings, type RekeyTargets, renderRekeyConfig } from './rekey-config.js';
 export { RekeyStack, type RekeyStackProps } from './rekey-stack.js';
+export {
+  APPS_DID_NOT_FOLLOW,
+  MAX_POLLS,
+  MIN_POLL_INTERVAL,
+  PERMANENT_ECS_ERRORS,
+  type RestartWorkflowProps,
+  restartWorkflow,
+  type ServiceToRestart,
+  type SweepAfterRestart,
+  TRANSIENT_RETRY,
+} from './restart-workflow.js';
 export {
   createRotationFunction,
   ROTATION_RUNTIME,
