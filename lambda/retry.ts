@@ -14,12 +14,33 @@ const TRANSIENT_ERROR_NAMES = new Set([
 ]);
 
 /**
- * Whether an error is transient: throttling, an auto-paused Aurora resuming, a statement timeout, or a
- * 5xx answer. Matched by the error's name and HTTP status, never by message text.
+ * A connection that broke before its answer arrived: a keep-alive socket the far end closed while idle
+ * ("socket hang up"), a reset, a timeout. The clients run with the SDK's own retries off (rekey retries
+ * here, with its own policy), so these must count: as the SDK's retry strategy counts them.
+ */
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+const NETWORK_ERROR_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
+
+/**
+ * Whether an error is transient: throttling, an auto-paused Aurora resuming, a statement timeout, a 5xx
+ * answer, or a connection that broke on the way. Matched by the error's name, code and HTTP status,
+ * never by message text. Repeating is safe only because every statement rekey retries is a read or a
+ * compare-and-swap: a write that took effect before its answer was lost matches no row the second
+ * time, and the pass re-reads such rows.
  */
 export function isTransient(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  if (TRANSIENT_ERROR_NAMES.has(error.name)) return true;
+  if (TRANSIENT_ERROR_NAMES.has(error.name) || NETWORK_ERROR_NAMES.has(error.name)) return true;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) return true;
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   return status !== undefined && (status >= 500 || status === 429);
 }

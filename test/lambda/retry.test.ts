@@ -21,6 +21,14 @@ describe('retrying transient errors', () => {
     assert.ok(!isTransient('ThrottlingException'));
   });
 
+  it('knows a connection that broke on the way as transient (the SDK retries are off)', () => {
+    const hangUp = Object.assign(new Error('socket hang up'), { name: 'TimeoutError', code: 'ECONNRESET' });
+    assert.ok(isTransient(hangUp));
+    for (const code of ['ECONNRESET', 'EPIPE', 'ETIMEDOUT'])
+      assert.ok(isTransient(Object.assign(new Error('x'), { code })), code);
+    assert.ok(!isTransient(Object.assign(new Error('x'), { code: 'ERR_INVALID_ARG_TYPE' })));
+  });
+
   it('backs off with jitter under a ceiling and succeeds', async () => {
     const clock = fakeClock();
     let n = 0;
