@@ -1,11 +1,15 @@
 import { spawn } from 'node:child_process';
 import { type DataApiStats, type Database, type EngineSpec, startLocal } from '../local/index.js';
 import type { BaselineJob, BaselineResult } from './baseline-worker.js';
+import { type BenchLatency, latencySpec } from './latency-option.js';
 import { BENCH_SCHEMA, BENCH_TABLE, randomSecret, SEED_SECRET } from './seed.js';
 
 /** The row-by-row baseline on a sample of rows, at one latency. */
 export interface BaselineMeasure {
+  /** The constant latency, or a spread's median. */
   readonly latencyMs: number;
+  /** The latency as run (absent in results files older than spreads). */
+  readonly latency?: BenchLatency;
   /** Rows re-encrypted for real (a sample: larger sizes are extrapolated from its rate). */
   readonly rows: number;
   readonly ms: number;
@@ -22,12 +26,14 @@ export interface BaselineMeasure {
  */
 export async function measureBaseline(options: {
   readonly engine: EngineSpec | Database;
-  readonly latencyMs: number;
+  readonly latency: BenchLatency;
+  readonly latencySeed: number;
   readonly bundle: string;
   readonly rows: number;
   readonly maxMs: number;
 }): Promise<BaselineMeasure> {
-  const local = await startLocal({ engine: options.engine, latencyMs: options.latencyMs });
+  const local = await startLocal({ engine: options.engine });
+  local.dataApi.setLatency(latencySpec(options.latency, options.latencySeed));
   try {
     const key = (secret: string) => (JSON.parse(secret) as { encryptionKey: string }).encryptionKey;
     const job: BaselineJob = {
@@ -43,7 +49,8 @@ export async function measureBaseline(options: {
     local.dataApi.resetStats();
     const result = await runProcess(options.bundle, JSON.stringify(job), options.maxMs + 60_000);
     return {
-      latencyMs: options.latencyMs,
+      latencyMs: options.latency.p50Ms,
+      latency: options.latency,
       rows: result.rows,
       ms: result.ms,
       rowsPerSec: result.rows / (result.ms / 1000),

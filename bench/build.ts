@@ -34,6 +34,8 @@ export interface BenchBundles {
   /** The same rotation function over a direct PostgreSQL connection. */
   readonly stepDirect: string;
   readonly baseline: string;
+  /** The application beside a rotation (bench/app-loop-worker.ts). */
+  readonly appLoop: string;
 }
 
 /**
@@ -66,6 +68,7 @@ export async function buildBundles(dir: string): Promise<BenchBundles> {
     stepLambda: await entries('step-lambda'),
     stepDirect: await entries('step-direct'),
     baseline: await entries('baseline-worker'),
+    appLoop: await entries('app-loop-worker'),
   };
 }
 

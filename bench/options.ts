@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util';
+import { type BenchLatency, parseLatency } from './latency-option.js';
+import { type BenchPacing, parsePacing } from './pacing.js';
 
 /** Which database the local Data API runs on in a benchmark run. */
 export type BenchEngine = 'postgres' | 'pglite';
@@ -6,8 +8,21 @@ export type BenchEngine = 'postgres' | 'pglite';
 /** What `npm run bench` measures, from its flags. */
 export interface BenchOptions {
   readonly sizes: readonly number[];
-  /** Per-call Data API latencies for the rekey runs; the first is the headline. */
-  readonly latencies: readonly number[];
+  /** Per-call Data API latencies for the rekey runs (constants or spreads); the first is the headline. */
+  readonly latencies: readonly BenchLatency[];
+  /**
+   * Sizes above this run at the headline latency only, with no direct-SQL run (which pairs with the
+   * 0 ms runs): a ten-million-row run at every latency would take hours.
+   */
+  readonly allLatenciesUpTo: number;
+  /** Seeds the draws of latency spreads, so runs repeat. */
+  readonly latencySeed: number;
+  /** Pacings the app-latency runs compare (at the headline latency); empty: none. */
+  readonly pacing: readonly BenchPacing[];
+  /** Rows of the app-latency runs. */
+  readonly pacingRows: number;
+  /** The app beside those runs: connections, pause between rounds, and how long it is timed alone. */
+  readonly app: { readonly clients: number; readonly thinkMs: number; readonly quietMs: number };
   readonly engines: readonly BenchEngine[];
   /** PGlite runs only for sizes up to this many rows. */
   readonly pgliteMax: number;
@@ -31,18 +46,30 @@ export interface BenchOptions {
 }
 
 /** Parts of the benchmark that `--skip` can leave out. */
-export const SKIPPABLE = ['baseline', 'direct', 'zero', 'cold-start', 'decrypt'] as const;
+export const SKIPPABLE = ['baseline', 'direct', 'zero', 'cold-start', 'decrypt', 'floors', 'app'] as const;
 
 const USAGE = `npm run bench -- [options]
-  --sizes 10k,100k,1m    rows per run (default 10k,100k,1m)
+  --sizes 10k,100k,1m    rows per run, up to 10m (default 10k,100k,1m)
   --quick                one small size (2k), a short baseline sample: for CI, well under a minute
-  --latency 10,0         per-call Data API latencies in ms for the rekey runs (default 10,0; first is the headline)
+  --latency 100,250,10,0 per-call Data API latencies in ms for the rekey runs (default 100,250,10,0;
+                         quick 10,0); the first is the headline. A spread: 100p50/270p90 (or 100/270),
+                         each call drawn from a log-normal with that median and p90
+  --latency-seed N       seed of the spreads' draws (default 1)
+  --all-latencies-up-to N  sizes above N rows run at the headline latency only, without the
+                         direct-SQL run (default 1m; 10m runs every latency at 10M rows too)
+  --pacing default,off   config.pacing of the app-latency runs: default (the config's), off (bounds
+                         that never bind), or a JSON object; each runs at the headline latency with an
+                         app loop beside it (default default,off; quick: none)
+  --pacing-rows N        rows of those runs (default the largest size, at most 1m)
+  --app-clients N        the app's connections (default 2)
+  --app-think-ms N       the app's pause between rounds of three queries (default 10)
+  --app-quiet-s N        how long the app is timed alone before each rotation (default 15; quick 3)
   --engines postgres,pglite
   --pglite-max 100k      largest size run on the embedded engine (default 100k)
   --pg-url URL           PostgreSQL on loopback (default postgres://postgres@127.0.0.1:5432/test)
   --baseline-rows N      rows the row-by-row baseline re-encrypts for real (default 2000; quick 200)
-  --page-rows N          paging.maxRows for the Lambda's config (default: the config default, 1000)
-  --page-bytes N         paging.maxBytes (default: the config default, 512 KiB; at most 900 KiB)
+  --page-rows N          paging.maxRows for the Lambda's config (default: the config's default)
+  --page-bytes N         paging.maxBytes (default: the config's default; at most 900 KiB)
   --node-options FLAGS   NODE_OPTIONS for the step processes instead of the deployed function's
                          (lib/rotation-process.ts)
   --skip a,b             leave out: ${SKIPPABLE.join(', ')}
@@ -63,6 +90,13 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       sizes: { type: 'string' },
       quick: { type: 'boolean', default: false },
       latency: { type: 'string' },
+      'latency-seed': { type: 'string' },
+      'all-latencies-up-to': { type: 'string' },
+      pacing: { type: 'string' },
+      'pacing-rows': { type: 'string' },
+      'app-clients': { type: 'string' },
+      'app-think-ms': { type: 'string' },
+      'app-quiet-s': { type: 'string' },
       engines: { type: 'string' },
       'pglite-max': { type: 'string' },
       'pg-url': { type: 'string' },
@@ -93,11 +127,27 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   }
   if (values.label !== undefined && !/^[A-Za-z0-9-]{1,40}$/.test(values.label))
     throw new RangeError(`--label takes letters, digits and dashes, got '${values.label}'`);
-  const latencies = list(values.latency ?? '10,0').map((v) => number('--latency', v, 0));
+  const latencies = list(values.latency ?? (quick ? '10,0' : '100,250,10,0')).map(parseLatency);
   if (latencies.length === 0) throw new RangeError('--latency needs at least one value');
+  const sizes = list(values.sizes ?? (quick ? '2k' : '10k,100k,1m')).map((v) => count('--sizes', v));
+  const pacing = skip.has('app') ? [] : parsePacing(values.pacing ?? (quick ? '' : 'default,off'));
   return {
-    sizes: list(values.sizes ?? (quick ? '2k' : '10k,100k,1m')).map((v) => count('--sizes', v)),
-    latencies: skip.has('zero') ? latencies.filter((l, i) => i === 0 || l !== 0) : latencies,
+    sizes,
+    latencies: skip.has('zero')
+      ? latencies.filter((l, i) => i === 0 || l.p50Ms !== 0 || l.p90Ms !== undefined)
+      : latencies,
+    latencySeed: number('--latency-seed', values['latency-seed'] ?? '1', 0),
+    allLatenciesUpTo: count('--all-latencies-up-to', values['all-latencies-up-to'] ?? '1m'),
+    pacing,
+    pacingRows:
+      values['pacing-rows'] === undefined
+        ? Math.min(1_000_000, Math.max(...sizes))
+        : count('--pacing-rows', values['pacing-rows']),
+    app: {
+      clients: count('--app-clients', values['app-clients'] ?? '2'),
+      thinkMs: number('--app-think-ms', values['app-think-ms'] ?? '10', 0),
+      quietMs: number('--app-quiet-s', values['app-quiet-s'] ?? (quick ? '3' : '15'), 1) * 1000,
+    },
     engines: list(values.engines ?? 'postgres,pglite').map((e) => {
       if (e !== 'postgres' && e !== 'pglite')
         throw new RangeError(`--engines takes postgres, pglite, got '${e}'`);

@@ -5,8 +5,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { type BenchLatency, constantLatency } from './latency-option.js';
 import { toMarkdown } from './markdown.js';
-import { type BenchResults, judgeTargets } from './results.js';
+import { type BenchResults, judgeTargets, memoryAdvice } from './results.js';
 
 const [file, flag] = process.argv.slice(2);
 if (!file) {
@@ -14,8 +15,15 @@ if (!file) {
   process.exit(2);
 }
 const results = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
-const latencies = results.options.latencies as number[] | undefined;
-const rejudged = { ...results, targets: judgeTargets(results.runs, latencies?.[0] ?? 10) };
+// Older files list latencies as numbers; newer ones as { label, p50Ms, p90Ms }.
+const first = (results.options.latencies as unknown[] | undefined)?.[0];
+const headline = typeof first === 'number' ? constantLatency(first) : (first as BenchLatency | undefined);
+const memory = results.memory ?? (headline ? memoryAdvice(results.runs, headline) : undefined);
+const rejudged: BenchResults = {
+  ...results,
+  ...(memory ? { memory } : {}),
+  targets: judgeTargets(results.runs, results.pacing ?? []),
+};
 const markdown = toMarkdown(rejudged);
 process.stdout.write(markdown);
 if (flag === '--latest') {

@@ -7,7 +7,7 @@ import {
   RotateSecretCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { parseConfig, type RekeyConfigInput, rk1 } from '../lambda/index.js';
+import { parseConfig, type RekeyConfig, type RekeyConfigInput, rk1 } from '../lambda/index.js';
 import {
   commandInvoker,
   type DataApiStats,
@@ -16,8 +16,10 @@ import {
   type LocalEndpoints,
   startLocal,
 } from '../local/index.js';
+import type { LatencySpec } from '../local/rds-data.js';
+import type { BenchPacing, PacingApplied } from './pacing.js';
 import { postgresCpuMs } from './proc-cpu.js';
-import { BENCH_SCHEMA, BENCH_TABLE, SEED_SECRET } from './seed.js';
+import { BENCH_SCHEMA, BENCH_TABLE, SEED_SECRET, TEMPLATE_TABLES } from './seed.js';
 import type { StepProcessReport } from './step-process.js';
 
 const LAMBDA_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:rekey-bench';
@@ -29,6 +31,8 @@ export interface StepMeasure extends StepProcessReport {
   readonly processMs: number;
   /** Data API calls and bytes during the step. */
   readonly dataApi: DataApiStats;
+  /** Latency the step's calls waited out (the sum of the draws, for a spread). */
+  readonly latencyWaitedMs: number;
   /** CPU of the benchmark's own process meanwhile: the local Data API and Secrets Manager servers. */
   readonly serverCpuMs: number;
   /** CPU of the PostgreSQL server meanwhile (0 with the embedded engine, which runs in-process). */
@@ -43,12 +47,17 @@ export interface RotationMeasure {
   readonly steps: Readonly<Record<string, StepMeasure>>;
   /** Rows not under the new AWSCURRENT key afterwards, counted in SQL (0 when all went well). */
   readonly rowsLeft: number;
+  /** The pacing the steps' config carried. */
+  readonly pacing: PacingApplied;
 }
 
 /** How to run one rotation. */
 export interface RotationRunOptions {
   readonly engine: EngineSpec | Database;
-  readonly latencyMs: number;
+  /** Per-call Data API latency: ms, or a seeded spread. */
+  readonly latency: LatencySpec;
+  /** `config.pacing` for the steps. @default the config's default */
+  readonly pacing?: BenchPacing | undefined;
   /** The bundled step entry: bench/step-lambda.ts (through the Data API) or bench/step-direct.ts. */
   readonly stepBundle: string;
   /** Extra environment for the step processes. */
@@ -63,16 +72,33 @@ export interface RotationRunOptions {
 export function benchConfig(
   dataApi: RekeyConfigInput['dataApi'],
   paging: { readonly rows?: number | undefined; readonly bytes?: number | undefined } = {},
+  pacing?: Readonly<Record<string, unknown>>,
 ): RekeyConfigInput {
   return {
+    // Passed as given: the core's config decides what the field may hold (see pacedConfig).
+    ...(pacing === undefined ? {} : ({ pacing } as Record<string, unknown>)),
     secretTemplate: { encryptionKey: { kind: 'aes-256' } },
     dataKeyField: 'encryptionKey',
     codec: 'rk1',
     storedFields: [{ schema: BENCH_SCHEMA, table: BENCH_TABLE, id: 'id', columns: ['payload'] }],
+    // The seeding tables hold the same values under the seed key, which a rotation makes AWSPREVIOUS:
+    // testSecret's census would rightly refuse to promote while they do, unless they are left out.
+    ignoredColumns: TEMPLATE_TABLES.map((table) => ({
+      schema: BENCH_SCHEMA,
+      table,
+      column: 'payload',
+      reason: 'the benchmark copies rows from it; it is never read with a rotated key',
+    })),
     dataApi,
+    // Only the fields asked for: the others keep the config's defaults, whatever they are by then.
     ...(paging.rows === undefined && paging.bytes === undefined
       ? {}
-      : { paging: { maxRows: paging.rows ?? 1000, maxBytes: paging.bytes ?? 512 * 1024 } }),
+      : {
+          paging: {
+            ...(paging.rows === undefined ? {} : { maxRows: paging.rows }),
+            ...(paging.bytes === undefined ? {} : { maxBytes: paging.bytes }),
+          },
+        }),
   };
 }
 
@@ -84,11 +110,9 @@ export function benchConfig(
  * @throws when the endpoints cannot start.
  */
 export async function measureRotation(options: RotationRunOptions): Promise<RotationMeasure> {
-  const local = await startLocal({
-    engine: options.engine,
-    latencyMs: options.latencyMs,
-    rotationAttempts: 1,
-  });
+  const local = await startLocal({ engine: options.engine, rotationAttempts: 1 });
+  // Set here, not at start: startLocal takes ms only, the Data API also a spread (seeded anew per run).
+  local.dataApi.setLatency(options.latency);
   const dir = mkdtempSync(join(tmpdir(), 'rekey-bench-steps-'));
   const sm = new SecretsManagerClient({
     endpoint: local.secretsManagerUrl,
@@ -96,12 +120,14 @@ export async function measureRotation(options: RotationRunOptions): Promise<Rota
     credentials: CREDENTIALS,
   });
   try {
-    const config = parseConfig(
-      benchConfig(
-        { ...local.dataApiTarget, engine: 'postgres' },
-        { rows: options.pageRows, bytes: options.pageBytes },
-      ),
-      'bench config',
+    const { config, pacing } = pacedConfig(
+      (p) =>
+        benchConfig(
+          { ...local.dataApiTarget, engine: 'postgres' },
+          { rows: options.pageRows, bytes: options.pageBytes },
+          p,
+        ),
+      options.pacing,
     );
     const reportFile = join(dir, 'steps.jsonl');
     const parentSide = new Map<string, Omit<StepMeasure, keyof StepProcessReport>>();
@@ -134,6 +160,7 @@ export async function measureRotation(options: RotationRunOptions): Promise<Rota
         parentSide.set(event.Step, {
           processMs: performance.now() - started,
           dataApi: local.dataApi.stats(),
+          latencyWaitedMs: local.dataApi.latencyWaitedMs(),
           serverCpuMs: (used.user + used.system) / 1000,
           postgresCpuMs: postgresCpuMs() - pgCpu,
         });
@@ -165,11 +192,34 @@ export async function measureRotation(options: RotationRunOptions): Promise<Rota
       ...(failed ? { failure: `${failed.step}: ${failed.error?.name}: ${failed.error?.message}` } : {}),
       steps,
       rowsLeft: await rowsOffKey(local, current.SecretString ?? '{}'),
+      pacing,
     };
   } finally {
     sm.destroy();
     rmSync(dir, { recursive: true, force: true });
     await local.close();
+  }
+}
+
+/**
+ * The config with the requested pacing, or, when the core's config refuses the field (a build that
+ * does not have it yet, or a value out of its bounds), without it: the run goes on at the config's
+ * default and its results say the pacing was not applied.
+ */
+function pacedConfig(
+  build: (pacing?: Readonly<Record<string, unknown>>) => RekeyConfigInput,
+  pacing: BenchPacing | undefined,
+): { config: RekeyConfig; pacing: PacingApplied } {
+  const name = pacing?.name ?? 'default';
+  if (pacing?.config === undefined)
+    return { config: parseConfig(build(), 'bench config'), pacing: { name, applied: true } };
+  try {
+    return { config: parseConfig(build(pacing.config), 'bench config'), pacing: { name, applied: true } };
+  } catch (error) {
+    return {
+      config: parseConfig(build(), 'bench config'),
+      pacing: { name, applied: false, refused: (error as Error).message },
+    };
   }
 }
 

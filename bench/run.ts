@@ -1,23 +1,36 @@
 /**
- * `npm run bench`: re-encryption throughput through the local Data API against the direct-SQL limit
- * and a row-by-row baseline, plus the Lambda bundle's cold import and the reader's decrypt rate.
- * See docs/benchmark.md.
+ * `npm run bench`: re-encryption throughput through the local Data API at per-call latencies against
+ * the direct-SQL limit, the physical floors (AES-GCM on one thread, the database's own rewrite) and a
+ * row-by-row baseline; what it costs in Lambda at each memory; an app's query latency during a
+ * rotation; the Lambda bundle's cold import and the reader's decrypt rate. See docs/benchmark.md.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, hostname, loadavg, tmpdir, totalmem } from 'node:os';
+import { cpus, hostname, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { parseConfig } from '../lambda/index.js';
 import { ROTATION_PROCESS_ENV } from '../lib/rotation-process.js';
 import { createPgliteEngine, LOCAL_CLUSTER_ARN, LOCAL_DB_SECRET_ARN } from '../local/index.js';
 import { type BaselineMeasure, measureBaseline } from './baseline-run.js';
+import { holdBenchLock } from './bench-lock.js';
 import { buildBundles } from './build.js';
 import { measureColdStart } from './cold-start.js';
 import { measureDecryptRate } from './decrypt-rate.js';
+import { type DatabaseFloor, measureCryptoFloor, measureDatabaseFloor } from './floors.js';
+import { constantLatency } from './latency-option.js';
 import { toMarkdown } from './markdown.js';
-import { type BenchEngine, type BenchOptions, parseOptions } from './options.js';
-import { type BenchResults, formatRows, judgeTargets, type RunResult, summarize } from './results.js';
-import { benchConfig, measureRotation, type RotationRunOptions } from './rotation-run.js';
+import { type BenchOptions, parseOptions } from './options.js';
+import { measurePacing } from './pacing-run.js';
+import {
+  type BenchResults,
+  formatRows,
+  judgeTargets,
+  memoryAdvice,
+  type PacingResult,
+  type RunResult,
+} from './results.js';
+import { describePacing, rotationRunner } from './rotate.js';
+import { benchConfig } from './rotation-run.js';
 import { ensureTemplate, restoreTable, seedEngine } from './seed.js';
 
 const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -37,175 +50,206 @@ async function main(argv: readonly string[]): Promise<void> {
       ...(options.nodeOptions === undefined ? {} : { NODE_OPTIONS: options.nodeOptions }),
     };
     const usePostgres = options.engines.includes('postgres');
-    const sizes = [...options.sizes].sort((a, b) => a - b);
-    const seed = usePostgres ? await ensureTemplate(options.pgUrl, sizes.at(-1) ?? 0) : undefined;
-    if (seed)
-      say(
-        seed.seeded
-          ? `seeded ${formatRows(seed.rows)} rows in ${(seed.ms / 1000).toFixed(1)} s`
-          : 'reusing the seeded template',
-      );
-    const profileDir = options.profileStep ? join(options.outDir, 'profiles') : undefined;
-    if (profileDir) {
-      // Kept beside the profiles: bench/profile-summary.ts names owners by the bundles' module comments.
-      mkdirSync(profileDir, { recursive: true });
-      copyFileSync(bundles.stepLambda, join(profileDir, 'step-lambda.mjs'));
-      copyFileSync(bundles.stepDirect, join(profileDir, 'step-direct.mjs'));
+    const release = usePostgres ? await holdBenchLock(options.pgUrl, say) : undefined;
+    try {
+      await measureAll(options, argv, bundles, processEnv, started);
+    } finally {
+      await release?.();
     }
-
-    const runs: RunResult[] = [];
-    const rotate = async (
-      kind: RunResult['kind'],
-      engine: BenchEngine,
-      rows: number,
-      latencyMs: number,
-      prepare: () => Promise<number>,
-      run: Omit<RotationRunOptions, 'latencyMs' | 'pageRows' | 'pageBytes' | 'profile'>,
-    ) => {
-      const prepareMs = await prepare();
-      const loadAverage = loadavg()[0] ?? 0;
-      const raw = await measureRotation({
-        ...run,
-        latencyMs,
-        pageRows: options.pageRows,
-        pageBytes: options.pageBytes,
-        env: { ...run.env, ...processEnv },
-        profile:
-          options.profileStep && profileDir ? { step: options.profileStep, dir: profileDir } : undefined,
-      });
-      const result: RunResult = {
-        kind,
-        engine,
-        rows,
-        latencyMs,
-        ok: raw.ok && raw.rowsLeft === 0,
-        ...(raw.failure
-          ? { failure: raw.failure }
-          : raw.rowsLeft
-            ? { failure: `${raw.rowsLeft} rows left` }
-            : {}),
-        rowsLeft: raw.rowsLeft,
-        prepareMs,
-        loadAverage,
-        setSecret: summarize(raw.steps.setSecret, rows),
-        testSecret: summarize(raw.steps.testSecret, rows),
-        importMs: raw.steps.setSecret?.importMs,
-        raw,
-      };
-      runs.push(result);
-      say(describeRun(result));
-    };
-
-    for (const rows of sizes) {
-      if (usePostgres) {
-        const engine = { postgresUrl: options.pgUrl };
-        const restore = () => restoreTable(options.pgUrl, rows);
-        for (const latency of options.latencies)
-          await rotate('rekey', 'postgres', rows, latency, restore, {
-            engine,
-            stepBundle: bundles.stepLambda,
-          });
-        if (!options.skip.has('direct'))
-          await rotate('direct', 'postgres', rows, 0, restore, {
-            engine,
-            stepBundle: bundles.stepDirect,
-            env: { BENCH_PG_URL: options.pgUrl },
-          });
-      }
-      // The embedded engine at the headline latency only: it shows the local demo's speed, not a limit.
-      if (options.engines.includes('pglite') && rows <= options.pgliteMax) {
-        const engine = await createPgliteEngine();
-        try {
-          await rotate('rekey', 'pglite', rows, options.latencies[0] ?? 10, () => seedEngine(engine, rows), {
-            engine,
-            stepBundle: bundles.stepLambda,
-          });
-        } finally {
-          await engine.close();
-        }
-      }
-    }
-
-    const baseline: BaselineMeasure[] = [];
-    if (!options.skip.has('baseline') && usePostgres) {
-      const rows = Math.min(options.baselineRows, sizes[0] ?? options.baselineRows);
-      for (const latencyMs of options.latencies) {
-        await restoreTable(options.pgUrl, sizes[0] ?? rows);
-        const b = await measureBaseline({
-          engine: { postgresUrl: options.pgUrl },
-          latencyMs,
-          bundle: bundles.baseline,
-          rows,
-          maxMs: options.quick ? 20_000 : 120_000,
-        });
-        baseline.push(b);
-        say(
-          `row-by-row baseline at ${latencyMs} ms: ${b.rows} rows in ${(b.ms / 1000).toFixed(1)} s (${b.rowsPerSec.toFixed(0)} rows/s)`,
-        );
-      }
-    }
-
-    const coldConfig = JSON.stringify(
-      parseConfig(
-        benchConfig({
-          resourceArn: LOCAL_CLUSTER_ARN,
-          secretArn: LOCAL_DB_SECRET_ARN,
-          database: 'test',
-          engine: 'postgres',
-        }),
-      ),
-    );
-    const coldStart = options.skip.has('cold-start')
-      ? undefined
-      : measureColdStart(bundles.lambda.file, coldConfig, options.quick ? 3 : 7);
-    if (coldStart)
-      say(
-        `bundle ${(bundles.lambda.bytes / 1024).toFixed(0)} KiB, import ${coldStart.importMs.toFixed(0)} ms`,
-      );
-    const decrypt = options.skip.has('decrypt')
-      ? undefined
-      : await measureDecryptRate(options.quick ? 300 : 1000);
-
-    const date = new Date().toISOString();
-    const results: BenchResults = {
-      date,
-      command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
-      machine: await machine(usePostgres ? options.pgUrl : undefined),
-      options: {
-        sizes,
-        latencies: options.latencies,
-        engines: options.engines,
-        pgliteMax: options.pgliteMax,
-        baselineRows: options.baselineRows,
-        pageRows: options.pageRows ?? 'config default (1000)',
-        pageBytes: options.pageBytes ?? 'config default (512 KiB)',
-        processEnv,
-        skip: [...options.skip],
-        quick: options.quick,
-      },
-      ...(seed ? { seed } : {}),
-      runs,
-      baseline,
-      bundle: bundles.lambda,
-      ...(coldStart ? { coldStart } : {}),
-      ...(decrypt ? { decrypt } : {}),
-      targets: judgeTargets(runs, options.latencies[0] ?? 10),
-      totalMs: performance.now() - started,
-    };
-    const markdown = toMarkdown(results);
-    process.stdout.write(markdown);
-    if (options.write) write(options, results, markdown);
-    if (runs.some((r) => !r.ok)) process.exitCode = 1;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function describeRun(r: RunResult): string {
-  const head = `${formatRows(r.rows)} ${r.kind} on ${r.engine}${r.kind === 'rekey' ? ` at ${r.latencyMs} ms` : ''}`;
-  const s = r.setSecret;
-  if (!r.ok || !s) return `${head}: FAILED ${r.failure ?? ''}`;
-  return `${head} (load ${r.loadAverage.toFixed(1)}): setSecret ${(s.ms / 1000).toFixed(1)} s, ${s.rowsPerSec.toFixed(0)} rows/s, ${s.callsPer1kRows.toFixed(2)} calls/1k, peak RSS ${(s.peakRssKb / 1024).toFixed(0)} MiB`;
+async function measureAll(
+  options: BenchOptions,
+  argv: readonly string[],
+  bundles: Awaited<ReturnType<typeof buildBundles>>,
+  processEnv: Record<string, string>,
+  started: number,
+): Promise<void> {
+  const usePostgres = options.engines.includes('postgres');
+  const sizes = [...options.sizes].sort((a, b) => a - b);
+  const pacingRows = usePostgres && options.pacing.length ? options.pacingRows : 0;
+  const seed = usePostgres
+    ? await ensureTemplate(options.pgUrl, Math.max(sizes.at(-1) ?? 0, pacingRows))
+    : undefined;
+  if (seed)
+    say(
+      seed.seeded
+        ? `seeded ${formatRows(seed.rows)} rows in ${(seed.ms / 1000).toFixed(1)} s`
+        : 'reusing the seeded template',
+    );
+  const profileDir = options.profileStep ? join(options.outDir, 'profiles') : undefined;
+  if (profileDir) {
+    // Kept beside the profiles: bench/profile-summary.ts names owners by the bundles' module comments.
+    mkdirSync(profileDir, { recursive: true });
+    copyFileSync(bundles.stepLambda, join(profileDir, 'step-lambda.mjs'));
+    copyFileSync(bundles.stepDirect, join(profileDir, 'step-direct.mjs'));
+  }
+  // First, on a machine not yet busy with rotations: it does not depend on the table's size.
+  const crypto = options.skip.has('floors') ? undefined : measureCryptoFloor(options.quick ? 300 : 2000);
+  if (crypto)
+    say(
+      `AES-256-GCM open+seal on one thread: ${crypto.openSealPerCpuSec} values per CPU-second (${crypto.openSealPerSec}/s of wall time)`,
+    );
+
+  const headline = options.latencies[0] ?? constantLatency(10);
+  const runs: RunResult[] = [];
+  const rotate = rotationRunner({
+    latencySeed: options.latencySeed,
+    pageRows: options.pageRows,
+    pageBytes: options.pageBytes,
+    processEnv,
+    profile: options.profileStep && profileDir ? { step: options.profileStep, dir: profileDir } : undefined,
+    say,
+  });
+
+  const database: DatabaseFloor[] = [];
+  for (const rows of sizes) {
+    if (usePostgres) {
+      const engine = { postgresUrl: options.pgUrl };
+      const restore = () => restoreTable(options.pgUrl, rows);
+      const every = rows <= options.allLatenciesUpTo;
+      for (const latency of every ? options.latencies : [headline])
+        runs.push(
+          await rotate('rekey', 'postgres', rows, latency, restore, {
+            engine,
+            stepBundle: bundles.stepLambda,
+          }),
+        );
+      if (every && !options.skip.has('direct'))
+        runs.push(
+          await rotate('direct', 'postgres', rows, constantLatency(0), restore, {
+            engine,
+            stepBundle: bundles.stepDirect,
+            env: { BENCH_PG_URL: options.pgUrl },
+          }),
+        );
+      if (!options.skip.has('floors')) {
+        const floor = await measureDatabaseFloor(options.pgUrl, rows);
+        database.push(floor);
+        say(`${formatRows(rows)} rows rewritten by PostgreSQL itself: ${floor.rowsPerSec} rows/s`);
+      }
+    }
+    // The embedded engine at the headline latency only: it shows the local demo's speed, not a limit.
+    if (options.engines.includes('pglite') && rows <= options.pgliteMax) {
+      const engine = await createPgliteEngine();
+      try {
+        runs.push(
+          await rotate('rekey', 'pglite', rows, headline, () => seedEngine(engine, rows), {
+            engine,
+            stepBundle: bundles.stepLambda,
+          }),
+        );
+      } finally {
+        await engine.close();
+      }
+    }
+  }
+
+  const pacing: PacingResult[] = [];
+  if (usePostgres) {
+    for (const p of options.pacing) {
+      const result = await measurePacing({
+        url: options.pgUrl,
+        rows: pacingRows,
+        appBundle: bundles.appLoop,
+        app: options.app,
+        rotate: (prepare) =>
+          rotate('rekey', 'postgres', pacingRows, headline, prepare, {
+            engine: { postgresUrl: options.pgUrl },
+            stepBundle: bundles.stepLambda,
+            pacing: p,
+          }),
+      });
+      pacing.push(result);
+      say(describePacing(result));
+    }
+  }
+
+  const baseline: BaselineMeasure[] = [];
+  if (!options.skip.has('baseline') && usePostgres) {
+    const rows = Math.min(options.baselineRows, sizes[0] ?? options.baselineRows);
+    for (const latency of options.latencies) {
+      await restoreTable(options.pgUrl, sizes[0] ?? rows);
+      const b = await measureBaseline({
+        engine: { postgresUrl: options.pgUrl },
+        latency,
+        latencySeed: options.latencySeed,
+        bundle: bundles.baseline,
+        rows,
+        maxMs: options.quick ? 20_000 : 120_000,
+      });
+      baseline.push(b);
+      say(
+        `row-by-row baseline at ${latency.label}: ${b.rows} rows in ${(b.ms / 1000).toFixed(1)} s (${b.rowsPerSec.toFixed(0)} rows/s)`,
+      );
+    }
+  }
+
+  const coldConfig = JSON.stringify(
+    parseConfig(
+      benchConfig({
+        resourceArn: LOCAL_CLUSTER_ARN,
+        secretArn: LOCAL_DB_SECRET_ARN,
+        database: 'test',
+        engine: 'postgres',
+      }),
+    ),
+  );
+  const coldStart = options.skip.has('cold-start')
+    ? undefined
+    : measureColdStart(bundles.lambda.file, coldConfig, options.quick ? 3 : 7);
+  if (coldStart)
+    say(`bundle ${(bundles.lambda.bytes / 1024).toFixed(0)} KiB, import ${coldStart.importMs.toFixed(0)} ms`);
+  const decrypt = options.skip.has('decrypt')
+    ? undefined
+    : await measureDecryptRate(options.quick ? 300 : 1000);
+
+  const date = new Date().toISOString();
+  const results: BenchResults = {
+    date,
+    command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
+    machine: await machine(usePostgres ? options.pgUrl : undefined),
+    options: {
+      sizes,
+      latencies: options.latencies,
+      latencySeed: options.latencySeed,
+      allLatenciesUpTo: options.allLatenciesUpTo,
+      pacing: options.pacing.map((p) => p.name),
+      pacingRows,
+      app: options.app,
+      engines: options.engines,
+      pgliteMax: options.pgliteMax,
+      baselineRows: options.baselineRows,
+      pageRows: options.pageRows ?? 'the config default',
+      pageBytes: options.pageBytes ?? 'the config default',
+      processEnv,
+      skip: [...options.skip],
+      quick: options.quick,
+    },
+    ...(seed ? { seed } : {}),
+    runs,
+    baseline,
+    bundle: bundles.lambda,
+    ...(coldStart ? { coldStart } : {}),
+    ...(decrypt ? { decrypt } : {}),
+    floors: { ...(crypto ? { crypto } : {}), database },
+    pacing,
+    ...withMemory(memoryAdvice(runs, headline)),
+    targets: judgeTargets(runs, pacing),
+    totalMs: performance.now() - started,
+  };
+  const markdown = toMarkdown(results);
+  process.stdout.write(markdown);
+  if (results.memory) say(`memory: ${results.memory.choice.reason}`);
+  if (options.write) write(options, results, markdown);
+  if ([...runs, ...pacing.map((p) => p.run)].some((r) => !r.ok)) process.exitCode = 1;
+}
+
+function withMemory(memory: BenchResults['memory']): Pick<BenchResults, 'memory'> {
+  return memory ? { memory } : {};
 }
 
 function write(options: BenchOptions, results: BenchResults, markdown: string): void {

@@ -19,6 +19,9 @@ export interface StepProcessReport {
   readonly importMs: number;
   /** The handler call alone. */
   readonly handlerMs: number;
+  /** When the handler call started and ended, in ms since the epoch (windows for the app's latency). */
+  readonly handlerStartedAt?: number;
+  readonly handlerEndedAt?: number;
   /** Peak resident set size of this process, in KiB (VmHWM: see peak-rss.ts). */
   readonly maxRssKb: number;
   /** V8's heap as the step ended, in KiB: what the runtime reserved and what objects use. */
@@ -63,6 +66,7 @@ export async function runStepProcess(
   const cpu = process.cpuUsage();
   const backend = extra.backendCpuMs?.() ?? 0;
   const started = performance.now();
+  const startedAt = performance.timeOrigin + started;
   let error: StepProcessReport['error'];
   try {
     await handler(event, { getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) });
@@ -79,6 +83,8 @@ export async function runStepProcess(
     ...(error ? { error } : {}),
     importMs,
     handlerMs,
+    handlerStartedAt: startedAt,
+    handlerEndedAt: startedAt + handlerMs,
     maxRssKb: peakRssKb(),
     heap: heapKb(),
     userCpuMs: used.user / 1000,

@@ -5,8 +5,11 @@ import type { Database } from './engines/types.js';
 import { FaultInjector, type FaultOptions } from './faults.js';
 import { closeServer, listen } from './http.js';
 import { createDataApiHandler, type DataApiStats, emptyStats } from './rds-data/http.js';
+import { type LatencySpec, latencySampler } from './rds-data/latency.js';
 import { type DataApiLimits, DataApiService } from './rds-data/service.js';
 import type { TransactionTimeouts } from './rds-data/transactions.js';
+
+export type { LatencySpec, LatencySpread } from './rds-data/latency.js';
 
 /** How the local Data API behaves. */
 export interface DataApiOptions {
@@ -14,8 +17,12 @@ export interface DataApiOptions {
   readonly engine: Database;
   /** Time for transaction expiry. @default the system clock */
   readonly clock?: LocalClock;
-  /** Delay added to every call, modelling the network round trip. @default 0 */
-  readonly latencyMs?: number;
+  /**
+   * Delay added to every call, modelling the network and service round trip: ms per call, a spread
+   * (`{ p50, p90, seed }`, drawn per call from a seeded log-normal), or a function drawing each call's ms.
+   * @default 0
+   */
+  readonly latencyMs?: LatencySpec;
   /** How latency is waited out (tests pass one that records instead of sleeping). @default a timer */
   readonly sleep?: Sleep;
   /** Injected failures. @default none */
@@ -37,11 +44,16 @@ export class LocalDataApi {
   /** The node:http request listener speaking the Data API's REST JSON protocol. */
   readonly handler: ReturnType<typeof createDataApiHandler>;
   private counters: DataApiStats = emptyStats();
-  private latency: number;
+  private latency: () => number;
+  /** Latency waited out since start or the last reset (the sum of the draws, for a spread). */
+  private waited = 0;
   private injector: FaultInjector | undefined;
   private readonly sweeper: NodeJS.Timeout;
 
-  /** @throws RangeError for a negative latency or a clusterArns entry that is not a cluster ARN. */
+  /**
+   * @throws RangeError for a negative latency, a malformed spread, or a clusterArns entry that is not a
+   * cluster ARN.
+   */
   constructor(options: DataApiOptions) {
     const clock = options.clock ?? systemClock;
     this.service = new DataApiService({
@@ -51,13 +63,17 @@ export class LocalDataApi {
       ...(options.transactionTimeouts ? { transactionTimeouts: options.transactionTimeouts } : {}),
       ...(options.clusterArns ? { clusterArns: options.clusterArns } : {}),
     });
-    this.latency = checkLatency(options.latencyMs ?? 0);
+    this.latency = latencySampler(options.latencyMs ?? 0);
     this.injector = options.faults ? new FaultInjector(options.faults) : undefined;
     this.handler = createDataApiHandler({
       service: this.service,
       stats: () => this.counters,
       sleep: options.sleep ?? realSleep,
-      latencyMs: () => this.latency,
+      latencyMs: () => {
+        const ms = this.latency();
+        this.waited += ms;
+        return ms;
+      },
       faults: () => this.injector,
     });
     // Abandoned transactions must give their connection back even when no call comes to expire them.
@@ -70,17 +86,23 @@ export class LocalDataApi {
     return structuredClone(this.counters);
   }
 
-  /** Zeroes the counters. */
+  /** Latency added to calls since start or the last reset, in ms: with a spread, the sum of its draws. */
+  latencyWaitedMs(): number {
+    return this.waited;
+  }
+
+  /** Zeroes the counters and the latency waited. */
   resetStats(): void {
     this.counters = emptyStats();
+    this.waited = 0;
   }
 
   /**
-   * Changes the per-call latency.
-   * @throws RangeError for a negative or non-finite value.
+   * Changes the per-call latency (a spread starts again from its seed).
+   * @throws RangeError for a negative or non-finite value, or a malformed spread.
    */
-  setLatency(ms: number): void {
-    this.latency = checkLatency(ms);
+  setLatency(spec: LatencySpec): void {
+    this.latency = latencySampler(spec);
   }
 
   /** Replaces the fault plan (call numbering starts again); `undefined` turns faults off. */
@@ -93,12 +115,6 @@ export class LocalDataApi {
     clearInterval(this.sweeper);
     await this.service.transactions.closeAll();
   }
-}
-
-function checkLatency(ms: number): number {
-  if (!Number.isFinite(ms) || ms < 0)
-    throw new RangeError(`latencyMs must be a non-negative number, got ${ms}`);
-  return ms;
 }
 
 /** A running standalone Data API endpoint. */
@@ -124,7 +140,14 @@ export async function startDataApi(
   const given = options.engine ?? 'pglite';
   const owned = typeof given === 'string' || !('begin' in given);
   const engine = owned ? await createEngine(given as EngineSpec) : (given as Database);
-  const dataApi = new LocalDataApi({ ...options, engine });
+  let dataApi: LocalDataApi;
+  try {
+    dataApi = new LocalDataApi({ ...options, engine });
+  } catch (error) {
+    // A refused latency (or cluster ARN) must not leave the engine this call opened running.
+    if (owned) await engine.close();
+    throw error;
+  }
   const server = createServer(dataApi.handler);
   let url: string;
   try {
