@@ -24,6 +24,18 @@ const arn = (service: string) =>
     message: `must be an ARN of ${service}`,
   });
 
+/** See `paging` below for why these sizes. */
+const DEFAULT_PAGING = { maxRows: 5000, maxBytes: 768 * 1024 };
+
+/**
+ * Gentle by default: four statements in flight at once, and backing off when a statement's latency
+ * doubles over its running baseline. A page's statement keeps the database busy for a few ms (it
+ * rewrites a million rows in about 4 s) while a Data API call takes ~100 ms, so four in flight use
+ * about a fifth of one database core and lock at most four pages of rows; an app's queries compete
+ * with little more than that. Operators who want full speed raise `maxConcurrentStatements`.
+ */
+const DEFAULT_PACING = { maxConcurrentStatements: 4, backoffLatencyFactor: 2 };
+
 const DEFAULT_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 const secretFieldSchema = z.discriminatedUnion('kind', [
@@ -98,18 +110,51 @@ const configSchema = z
         engine: z.enum(['postgres', 'mysql']),
       })
       .strict(),
+    /**
+     * Page sizes and streams (lambda/passes/scan.ts, lambda/passes/streams.ts). The Data API answers at
+     * most 1 MiB and takes requests of at most 4 MiB: a page's read stays under `maxBytes` (at most
+     * 900 KiB), and its compare-and-swap sends the old and new values (about twice the read) plus at
+     * most 10,000 ids, well under 4 MiB. 768 KiB leaves a quarter of the response limit for pages whose
+     * values run larger than the average they were sized from (a page still over it is halved); 5,000
+     * rows lets values of ~120 bytes fill it (about 4,000 a page) while bounding how many rows one
+     * write keeps locked.
+     */
     paging: z
       .object({
-        maxRows: z.number().int().min(1).max(10_000).default(1000),
+        maxRows: z.number().int().min(1).max(10_000).default(DEFAULT_PAGING.maxRows),
         maxBytes: z
           .number()
           .int()
           .min(1024)
           .max(900 * 1024)
-          .default(512 * 1024),
+          .default(DEFAULT_PAGING.maxBytes),
+        /**
+         * Key ranges worked on side by side; the pass picks fewer when calls are fast.
+         * @default 8 (lambda/passes/streams.ts says why)
+         */
+        maxStreams: z.number().int().min(1).max(64).optional(),
+        /**
+         * Exactly this many streams, whatever the latency: for a run that must be the same every time
+         * (and for the chaos suite, whose endpoints answer at once, to run several).
+         */
+        streams: z.number().int().min(1).max(64).optional(),
       })
       .strict()
-      .default({ maxRows: 1000, maxBytes: 512 * 1024 }),
+      .default(DEFAULT_PAGING),
+    /** The load a pass may put on the database (lambda/passes/pacing.ts). */
+    pacing: z
+      .object({
+        maxConcurrentStatements: z
+          .number()
+          .int()
+          .min(1)
+          .max(128)
+          .default(DEFAULT_PACING.maxConcurrentStatements),
+        maxRowsPerSecond: z.number().int().min(1).optional(),
+        backoffLatencyFactor: z.number().min(1.1).max(1000).default(DEFAULT_PACING.backoffLatencyFactor),
+      })
+      .strict()
+      .default(DEFAULT_PACING),
     policies: z
       .object({
         plaintext: rowPolicy.default('fail'),

@@ -5,8 +5,8 @@ import type { SqlRunner, SqlValue } from './ports.js';
 
 /**
  * Every statement rekey runs, built in one place. Identifiers come only from validated config and are
- * quoted per dialect; values always travel as named parameters; the one literal spliced in is a
- * page size that rekey computes itself.
+ * quoted per dialect; values always travel as named parameters; the literals spliced in are page sizes
+ * and range steps that rekey computes itself.
  */
 
 /** What an id column may be (README.md, Configuration): integers, decimals, text and uuids, never bytes. */
@@ -180,6 +180,30 @@ export class TableSql {
   }
 
   /**
+   * Every `every`-th id, in id order, of the rows a pass would read (a value in `column`, not starting
+   * with `skipPrefix`), at most `limit` of them: the boundaries of key ranges of about `every` rows
+   * each, so that several streams can page a column side by side. `ROW_NUMBER() OVER (ORDER BY id)`
+   * numbers rows in the same order as the pages (PostgreSQL, MySQL 8, MariaDB 10.2+); the ids come
+   * back as text, like a page's.
+   */
+  async boundaries(
+    column: string,
+    options: { every: number; limit: number; skipPrefix?: string },
+  ): Promise<RowId[]> {
+    const id = this.col(this.table.id);
+    const params: Record<string, SqlValue> = {};
+    const where = this.valueFilter(column, options.skipPrefix, params);
+    const every = Math.max(1, Math.floor(options.every));
+    const limit = Math.max(1, Math.floor(options.limit));
+    const result = await this.db.execute(
+      `SELECT CAST(s.k AS ${this.dialect.idText}) FROM (SELECT ${id} AS k, ROW_NUMBER() OVER (ORDER BY ${id}) AS n FROM ${this.from()} WHERE ${where}) AS s WHERE MOD(s.n, ${every}) = 0 ORDER BY s.k LIMIT ${limit}`,
+      params,
+      { expectRows: true },
+    );
+    return result.rows.map((r) => toRowId(r[0] ?? null));
+  }
+
+  /**
    * Writes a page in one statement (so one transaction), each row only where it still holds the value
    * that was read: a concurrent write by the app is never overwritten.
    * @returns how many rows were written; the rest changed meanwhile.
@@ -296,7 +320,8 @@ const BARE_ELEMENT = /^[A-Za-z0-9_:=.+/-]+$/;
 export function pgArrayLiteral(values: readonly (string | number)[]): string {
   const element = (value: string | number) => {
     const text = String(value);
-    return BARE_ELEMENT.test(text) && text.toUpperCase() !== 'NULL'
+    // The length check first: upper-casing every ciphertext to compare it with NULL copied each one.
+    return BARE_ELEMENT.test(text) && !(text.length === 4 && text.toUpperCase() === 'NULL')
       ? text
       : `"${text.replace(/[\\"]/g, '\\$&')}"`;
   };

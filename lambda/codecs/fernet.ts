@@ -1,14 +1,8 @@
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHash,
-  createHmac,
-  randomBytes,
-  timingSafeEqual,
-} from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { CodecName } from '../config.js';
 import { DecryptError, SecretFormatError } from '../errors.js';
 import { keyIdOf } from './key-id.js';
+import { fillRandom } from './random-pool.js';
 import type { Classification, Codec, DataKey } from './types.js';
 
 // Fernet on node:crypto: there is no well-kept npm Fernet package, and the spec is a page long.
@@ -39,7 +33,7 @@ export interface FernetOptions {
  */
 export function fernetEncrypt(plaintext: Uint8Array, key: Uint8Array, options: FernetOptions = {}): string {
   checkKey(key);
-  const iv = options.iv ?? randomBytes(IV_BYTES);
+  const iv = options.iv ?? randomIv();
   if (iv.length !== IV_BYTES) throw new SecretFormatError('a Fernet IV must be 16 bytes');
   const header = Buffer.alloc(9);
   header.writeUInt8(VERSION, 0);
@@ -48,6 +42,12 @@ export function fernetEncrypt(plaintext: Uint8Array, key: Uint8Array, options: F
   const signed = Buffer.concat([header, iv, cipher.update(plaintext), cipher.final()]);
   const mac = createHmac('sha256', key.subarray(0, 16)).update(signed).digest();
   return Buffer.concat([signed, mac]).toString('base64').replaceAll('+', '-').replaceAll('/', '_');
+}
+
+function randomIv(): Buffer {
+  const iv = Buffer.allocUnsafe(IV_BYTES);
+  fillRandom(iv);
+  return iv;
 }
 
 /**

@@ -1,6 +1,7 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { DecryptError, SecretFormatError } from '../errors.js';
 import { keyIdOf } from './key-id.js';
+import { fillRandom } from './random-pool.js';
 import type { Classification, Codec, DataKey, FieldContext } from './types.js';
 
 const PREFIX = 'rk1:';
@@ -37,10 +38,19 @@ export const rk1: Codec = {
   },
 
   encrypt(plaintext: Uint8Array, key: DataKey, where: FieldContext): string {
-    const nonce = randomBytes(NONCE_BYTES);
+    // One buffer for the whole body, the nonce drawn straight into it: no concatenation per value.
+    const body = Buffer.allocUnsafe(NONCE_BYTES + plaintext.length + TAG_BYTES);
+    const nonce = body.subarray(0, NONCE_BYTES);
+    fillRandom(nonce);
     const cipher = createCipheriv('aes-256-gcm', key.material, nonce);
     cipher.setAAD(aad(key.kid, where));
-    const body = Buffer.concat([nonce, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+    // GCM is a stream mode: update returns every ciphertext byte and final none. Checked anyway: the
+    // body is uninitialised memory, and none of it may leave unwritten.
+    let end = NONCE_BYTES + cipher.update(plaintext).copy(body, NONCE_BYTES);
+    end += cipher.final().copy(body, end);
+    if (end !== NONCE_BYTES + plaintext.length)
+      throw new Error('AES-GCM returned a ciphertext of another length');
+    cipher.getAuthTag().copy(body, body.length - TAG_BYTES);
     return `${PREFIX}${key.kid}:${body.toString('base64url')}`;
   },
 
@@ -89,11 +99,34 @@ function parse(value: string): { kid: string; body: Buffer } | undefined {
   const kid = value.slice(PREFIX.length, PREFIX.length + KID_LENGTH);
   const text = value.slice(PREFIX.length + KID_LENGTH + 1);
   if (!BASE64URL.test(kid) || !BASE64URL.test(text)) return undefined;
-  const body = Buffer.from(text, 'base64url');
   // Node's decoder ignores stray trailing bits; requiring the canonical spelling gives every value
   // exactly one text form, which the SQL prefix and equality checks rely on.
-  if (body.length < NONCE_BYTES + TAG_BYTES || body.toString('base64url') !== text) return undefined;
+  if (!isCanonicalBase64url(text)) return undefined;
+  const body = Buffer.from(text, 'base64url');
+  if (body.length < NONCE_BYTES + TAG_BYTES) return undefined;
   return { kid, body };
+}
+
+/**
+ * Whether unpadded base64url text (alphabet already checked) is the one spelling of its bytes, as
+ * re-encoding would tell but without building the string: a length of 1 mod 4 holds a stray
+ * character, and the last character of a partial group must carry no bits past the bytes (the low 4
+ * bits after one byte, the low 2 after two).
+ */
+function isCanonicalBase64url(text: string): boolean {
+  const rest = text.length % 4;
+  if (rest === 0) return true;
+  if (rest === 1) return false;
+  const last = sextet(text.charCodeAt(text.length - 1));
+  return (last & (rest === 2 ? 0x0f : 0x03)) === 0;
+}
+
+/** The 6-bit value of a base64url character (the alphabet is checked before). */
+function sextet(code: number): number {
+  if (code >= 65 && code <= 90) return code - 65; // A-Z
+  if (code >= 97 && code <= 122) return code - 71; // a-z
+  if (code >= 48 && code <= 57) return code + 4; // 0-9
+  return code === 45 ? 62 : 63; // '-', '_'
 }
 
 /** The plaintext, or `undefined` when the tag does not verify under this key and place. */
@@ -102,16 +135,30 @@ function open(body: Buffer, key: DataKey, where: FieldContext): Buffer | undefin
     const decipher = createDecipheriv('aes-256-gcm', key.material, body.subarray(0, NONCE_BYTES));
     decipher.setAAD(aad(key.kid, where));
     decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
-    return Buffer.concat([
-      decipher.update(body.subarray(NONCE_BYTES, body.length - TAG_BYTES)),
-      decipher.final(),
-    ]);
+    const plaintext = decipher.update(body.subarray(NONCE_BYTES, body.length - TAG_BYTES));
+    // GCM's final returns no bytes; it is where the tag is checked (it throws when it fails).
+    decipher.final();
+    return plaintext;
   } catch {
     // node:crypto's message says only that authentication failed; nothing to keep.
     return undefined;
   }
 }
 
+/**
+ * The AAD bytes of the last few key ids and places: a rotation opens under one key and seals under
+ * another, row after row of the same column, so a short list compared field by field (the same string
+ * instances, so each compare is one pointer check) saves building and encoding the text per value.
+ */
+const AAD_CACHE_SIZE = 8;
+const aadCache: { kid: string; table: string; column: string; bytes: Buffer }[] = [];
+let aadCacheNext = 0;
+
 function aad(kid: string, where: FieldContext): Buffer {
-  return Buffer.from(`${PREFIX}${kid}:${where.table}.${where.column}`, 'utf8');
+  for (const entry of aadCache)
+    if (entry.kid === kid && entry.table === where.table && entry.column === where.column) return entry.bytes;
+  const bytes = Buffer.from(`${PREFIX}${kid}:${where.table}.${where.column}`, 'utf8');
+  aadCache[aadCacheNext] = { kid, table: where.table, column: where.column, bytes };
+  aadCacheNext = (aadCacheNext + 1) % AAD_CACHE_SIZE;
+  return bytes;
 }

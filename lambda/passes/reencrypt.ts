@@ -3,7 +3,16 @@ import { IncompletePassError, RowTooLargeError, WriteMissedError } from '../erro
 import { asText, type CasWrite, type RowId, type StoredRow, TableSql } from '../sql.js';
 import { type KeyVersions, type TableKeys, tableKeys } from '../table-keys.js';
 import type { PassDeps, PassProgress } from './pass-deps.js';
-import { forEachInTurns, retried, scanColumn } from './scan.js';
+import { forEachInTurns, pageRowsFor, retried, scanColumn } from './scan.js';
+import {
+  chooseStreams,
+  type KeyRange,
+  keyRanges,
+  pacedPass,
+  rangesFor,
+  runStreams,
+  type StreamControl,
+} from './streams.js';
 
 /** The Data API refuses result rows over 64 KB; keep room for the id and the JSON around it. */
 const DATA_API_ROW_LIMIT = 64 * 1024 - 1024;
@@ -40,12 +49,13 @@ export interface ReencryptReport {
 
 /**
  * Opens every configured table, checking that tables, columns and types exist, before any write. The
- * catalog lookups are retried on transient errors like every other statement of a pass.
+ * catalog lookups are retried on transient errors like every other statement of a pass, and timed
+ * into `latency` (the quickest).
  */
-export async function openTables(deps: PassDeps): Promise<TableSql[]> {
+export async function openTables(deps: PassDeps, latency = { ms: 0 }): Promise<TableSql[]> {
   const tables: TableSql[] = [];
   for (const table of deps.config.storedFields)
-    tables.push(await retried(deps, () => TableSql.open(deps.db, table)));
+    tables.push(await timed(deps, latency, () => TableSql.open(deps.db, table)));
   return tables;
 }
 
@@ -58,14 +68,16 @@ export async function openTables(deps: PassDeps): Promise<TableSql[]> {
  * @throws NotFinishedError when the deadline comes first; RowTooLargeError for rows the Data API
  * cannot carry.
  */
-export async function reencrypt(plan: ReencryptPlan, deps: PassDeps): Promise<ReencryptReport> {
-  const tables = await openTables(deps);
-  const work: { table: TableSql; keys: TableKeys; column: string; rows: number; avgBytes: number }[] = [];
+export async function reencrypt(plan: ReencryptPlan, passDeps: PassDeps): Promise<ReencryptReport> {
+  const { deps, control } = pacedPass(passDeps);
+  const latency = { ms: Number.POSITIVE_INFINITY };
+  const tables = await openTables(deps, latency);
+  const work: ColumnWork[] = [];
   for (const table of tables) {
     const keys = tableKeys(deps.config, table.table, plan);
     const skipPrefix = keys.codec.sqlPrefix(keys.target);
     for (const column of table.table.columns) {
-      const stats = await retried(deps, () => table.stats(column, skipPrefix));
+      const stats = await timed(deps, latency, () => table.stats(column, skipPrefix));
       if (stats.maxBytes > DATA_API_ROW_LIMIT) {
         const ids = await retried(deps, () => table.idsLargerThan(column, DATA_API_ROW_LIMIT));
         throw new RowTooLargeError(
@@ -77,13 +89,61 @@ export async function reencrypt(plan: ReencryptPlan, deps: PassDeps): Promise<Re
   }
   const total = work.reduce((sum, w) => sum + w.rows, 0);
   const progress = { done: 0, total };
+  const streams = chooseStreams(latency.ms, deps.config);
   const columns: ColumnReport[] = [];
+  const tasks: (() => Promise<void>)[] = [];
   for (const w of work) {
-    const column = await reencryptColumn(w.keys, deps, w.table, w.column, w.avgBytes, progress, w.rows);
-    if (column.scanned === 0 && w.rows > 0) await checkNothingLeft(deps, w, column);
-    columns.push(column);
+    const report = emptyReport(w.table.name, w.column);
+    columns.push(report);
+    const skipPrefix = w.keys.codec.sqlPrefix(w.keys.target);
+    const pageRows = pageRowsFor(w.avgBytes, w.table.isBinary(w.column), deps.config);
+    const ranges = await keyRanges(deps, w.table, w.column, {
+      rows: w.rows,
+      ranges: rangesFor(w.rows, pageRows, streams),
+      skipPrefix,
+    });
+    const stream: ColumnStream = { ...w, progress, columnProgress: { done: 0 }, control, report };
+    let left = ranges.length;
+    for (const range of ranges) {
+      tasks.push(async () => {
+        await reencryptRange(deps, stream, range);
+        // The column's last range done: a pass that read none of the rows it had to move is checked.
+        if (--left === 0 && report.scanned === 0 && w.rows > 0) await checkNothingLeft(deps, w, report);
+      });
+    }
   }
+  if (streams > 1)
+    deps.log.info('streams', { ...deps.logFields, streams, ranges: tasks.length, latencyMs: latency.ms });
+  await runStreams(tasks, streams, control);
   return { columns, total, done: progress.done };
+}
+
+/** One configured column of the pass, as counted when the pass began. */
+interface ColumnWork {
+  readonly table: TableSql;
+  readonly keys: TableKeys;
+  readonly column: string;
+  readonly rows: number;
+  readonly avgBytes: number;
+}
+
+/** A column's work with what its streams share: the pass's progress, the column's, the report. */
+interface ColumnStream extends ColumnWork {
+  readonly progress: PassProgress;
+  readonly columnProgress: { done: number };
+  readonly control: StreamControl;
+  readonly report: ColumnReport;
+}
+
+/**
+ * Runs `work` (safe to repeat) and keeps the quickest call seen in `latency`: the catalog lookups and
+ * counts before a pass are its measure of the Data API's round trip (lambda/passes/streams.ts).
+ */
+export async function timed<T>(deps: PassDeps, latency: { ms: number }, work: () => Promise<T>): Promise<T> {
+  const started = deps.clock.now();
+  const result = await retried(deps, work);
+  latency.ms = Math.min(latency.ms, deps.clock.now() - started);
+  return result;
 }
 
 /**
@@ -110,38 +170,41 @@ async function checkNothingLeft(
   }
 }
 
-async function reencryptColumn(
-  plan: TableKeys,
-  deps: PassDeps,
-  table: TableSql,
-  column: string,
-  avgBytes: number,
-  progress: PassProgress,
-  columnRows: number,
-): Promise<ColumnReport> {
+/**
+ * One stream: re-encrypts one key range of a column. Write behind: page n is re-encrypted while page
+ * n-1's write is in flight. One write at a time per stream and in order, and the last one is awaited
+ * before the stream returns or throws, so the Lambda never stops with a statement outstanding. Pages
+ * are disjoint id ranges (and so are the streams' ranges) and every write is a compare-and-swap.
+ */
+async function reencryptRange(deps: PassDeps, stream: ColumnStream, range: KeyRange): Promise<void> {
+  const { keys: plan, table, column, report } = stream;
   const skipPrefix = plan.codec.sqlPrefix(plan.target);
-  const report = emptyReport(table.name, column);
   const where: FieldContext = { table: table.table.table, column };
-  // Write behind: page n is re-encrypted while page n-1's write is in flight. One write at a time and
-  // in order, and the last one is awaited before the pass returns or throws, so the Lambda never stops
-  // with a statement outstanding. Pages are disjoint id ranges and every write is a compare-and-swap.
   let writing: Promise<void> = Promise.resolve();
   const onPage = async (rows: readonly StoredRow[], after: RowId | undefined) => {
     const { writes, skipped } = await preparePage(plan, where, rows, report);
     await writing;
     const upTo = (rows[rows.length - 1] as StoredRow).id;
     writing = writePage(plan, deps, table, column, where, writes, { after, upTo, skipPrefix }, report);
-    writing.catch(() => {}); // awaited by the next page or at the end of the pass
+    writing.catch(() => {}); // awaited by the next page or at the end of the stream
     return { scanned: rows.length, queued: writes.length, skipped };
   };
+  const options = {
+    avgBytes: stream.avgBytes,
+    skipPrefix,
+    progress: stream.progress,
+    columnRows: stream.rows,
+    range,
+    columnProgress: stream.columnProgress,
+    control: stream.control,
+  };
   try {
-    await scanColumn(deps, table, column, { avgBytes, skipPrefix, progress, columnRows }, onPage);
+    await scanColumn(deps, table, column, options, onPage);
   } catch (error) {
     await writing; // a failed write is the error to report; otherwise the scan's
     throw error;
   }
   await writing;
-  return report;
 }
 
 /** Classifies and re-encrypts one page in memory; returns the writes and how many rows were skipped. */

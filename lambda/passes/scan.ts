@@ -1,7 +1,9 @@
+import type { RekeyConfig } from '../config.js';
 import { NotFinishedError } from '../errors.js';
 import { withRetry } from '../retry.js';
 import type { RowId, StoredRow, TableSql } from '../sql.js';
 import type { PassDeps, PassProgress } from './pass-deps.js';
+import { type KeyRange, type StreamControl, StreamStoppedError } from './streams.js';
 
 /**
  * Walks one column in keyset pages ordered by id. Pages are sized to the Data API's limits from the
@@ -11,8 +13,12 @@ import type { PassDeps, PassProgress } from './pass-deps.js';
  * The next page is read while `onPage` handles this one: its rows all come after this page's last id,
  * so nothing `onPage` writes can change what it holds, and with the round trip hidden a page costs the
  * larger of the two instead of their sum.
+ *
+ * Several streams may page disjoint key ranges of one column at once (lambda/passes/streams.ts): each
+ * keeps its own read-ahead, they share the column's progress in rows, and each stops at its next page
+ * once another has failed.
  * @returns nothing; `onPage` gets each page with the id the page started after.
- * @throws NotFinishedError when the deadline comes first.
+ * @throws NotFinishedError when the deadline comes first; StreamStoppedError when another stream failed.
  */
 export async function scanColumn(
   deps: PassDeps,
@@ -24,81 +30,110 @@ export async function scanColumn(
     progress: PassProgress;
     /** The column's rows to handle, counted when the pass began (for progress in rows). */
     columnRows: number;
+    /** The key range to page within (default: the whole column). */
+    range?: KeyRange;
+    /** The column's rows handled so far, shared by the streams that page its ranges. */
+    columnProgress?: { done: number };
+    /** Shared with the pass's other streams: stop when one failed, the slowest page, the pacer. */
+    control?: StreamControl;
   },
   onPage: (rows: readonly StoredRow[], after: RowId | undefined) => Promise<Record<string, number>>,
 ): Promise<void> {
-  const { maxRows, maxBytes } = deps.config.paging;
-  const overhead = table.isBinary(column) ? 1.4 : 1.1; // base64 for blobs, JSON quoting for text
-  const fitRows = (bytesPerRow: number) =>
-    Math.max(1, Math.min(maxRows, Math.floor(maxBytes / (bytesPerRow * overhead + 64))));
+  const control = options.control ?? { stopped: false, slowestPageMs: 0, pacer: undefined };
+  const columnProgress = options.columnProgress ?? { done: 0 };
+  const upTo = options.range?.upTo;
+  const fitRows = (bytesPerRow: number) => pageRowsFor(bytesPerRow, table.isBinary(column), deps.config);
   const read = (from: RowId | undefined, rows: number): Promise<StoredRow[]> => {
-    const pending = retried(deps, () =>
-      table.page(column, { after: from, limit: rows, skipPrefix: options.skipPrefix }),
-    );
-    // A read ahead is abandoned when the pass stops early; its failure, if any, must not go unhandled.
+    const pending = (async () => {
+      await control.pacer?.admitRows(rows);
+      return retried(deps, () =>
+        table.page(column, { after: from, upTo, limit: rows, skipPrefix: options.skipPrefix }),
+      );
+    })();
+    // A read ahead may fail before anyone awaits it (the pass stops): that must not go unhandled.
     pending.catch(() => {});
     return pending;
   };
   let limit = fitRows(options.avgBytes);
-  let after: RowId | undefined;
+  let after: RowId | undefined = options.range?.after;
   let ahead: Promise<StoredRow[]> | undefined;
-  let slowestPageMs = 0;
-  let columnDone = 0;
-  for (;;) {
-    const started = deps.clock.now();
-    if (started + deps.config.safetyMarginMs + slowestPageMs * 2 > deps.deadline) {
-      throw new NotFinishedError(options.progress.done, options.progress.total);
-    }
-    let rows: StoredRow[];
-    try {
-      rows = await (ahead ?? read(after, limit));
-    } catch (error) {
+  // The read ahead is awaited (never its error: the pass reports its own) however the stream ends, so
+  // that a pass that returns or throws leaves no statement of its own outstanding.
+  try {
+    for (;;) {
+      const started = deps.clock.now();
+      if (control.stopped) throw new StreamStoppedError();
+      if (started + deps.config.safetyMarginMs + control.slowestPageMs * 2 > deps.deadline) {
+        throw new NotFinishedError(options.progress.done, options.progress.total);
+      }
+      let rows: StoredRow[];
+      try {
+        rows = await (ahead ?? read(after, limit));
+      } catch (error) {
+        ahead = undefined;
+        if (!isResponseTooLarge(error) || limit === 1) throw error;
+        limit = Math.max(1, Math.floor(limit / 2));
+        deps.log.warn('page over the Data API response limit; halving it', {
+          ...deps.logFields,
+          table: table.name,
+          column,
+          rows: limit,
+        });
+        continue;
+      }
       ahead = undefined;
-      if (!isResponseTooLarge(error) || limit === 1) throw error;
-      limit = Math.max(1, Math.floor(limit / 2));
-      deps.log.warn('page over the Data API response limit; halving it', {
+      if (rows.length === 0) return;
+      const more = rows.length >= limit;
+      const last = (rows[rows.length - 1] as StoredRow).id;
+      const pageBytes = rows.reduce(
+        (sum, r) => sum + (typeof r.value === 'string' ? r.value.length : r.value.byteLength),
+        0,
+      );
+      const nextLimit = fitRows(pageBytes / rows.length);
+      if (more) ahead = read(last, nextLimit);
+      const counts = await onPage(rows, after);
+      options.progress.done += rows.length;
+      columnProgress.done += rows.length;
+      deps.progress?.({
+        table: table.name,
+        column,
+        rows: columnProgress.done,
+        columnRows: options.columnRows,
+        done: options.progress.done,
+        total: options.progress.total,
+      });
+      const durationMs = deps.clock.now() - started;
+      control.slowestPageMs = Math.max(control.slowestPageMs, durationMs);
+      deps.log.info('page', {
         ...deps.logFields,
         table: table.name,
         column,
-        rows: limit,
+        rows: rows.length,
+        ...counts,
+        durationMs,
       });
-      continue;
+      if (!more) return;
+      after = last;
+      limit = nextLimit;
     }
-    ahead = undefined;
-    if (rows.length === 0) return;
-    const more = rows.length >= limit;
-    const last = (rows[rows.length - 1] as StoredRow).id;
-    const pageBytes = rows.reduce(
-      (sum, r) => sum + (typeof r.value === 'string' ? r.value.length : r.value.byteLength),
-      0,
-    );
-    const nextLimit = fitRows(pageBytes / rows.length);
-    if (more) ahead = read(last, nextLimit);
-    const counts = await onPage(rows, after);
-    options.progress.done += rows.length;
-    columnDone += rows.length;
-    deps.progress?.({
-      table: table.name,
-      column,
-      rows: columnDone,
-      columnRows: options.columnRows,
-      done: options.progress.done,
-      total: options.progress.total,
-    });
-    const durationMs = deps.clock.now() - started;
-    slowestPageMs = Math.max(slowestPageMs, durationMs);
-    deps.log.info('page', {
-      ...deps.logFields,
-      table: table.name,
-      column,
-      rows: rows.length,
-      ...counts,
-      durationMs,
-    });
-    if (!more) return;
-    after = last;
-    limit = nextLimit;
+  } finally {
+    if (ahead) await ahead.catch(() => {});
   }
+}
+
+/**
+ * Rows per page for values of `bytesPerRow` on average: as many as fit `paging.maxBytes` of the Data
+ * API's answer (base64 for blobs, JSON quoting for text, and room for the id), at most `paging.maxRows`.
+ * lambda/passes/db-census.ts (fitRows) repeats this formula for the plan's prediction.
+ */
+export function pageRowsFor(
+  bytesPerRow: number,
+  binary: boolean,
+  config: Pick<RekeyConfig, 'paging'>,
+): number {
+  const { maxRows, maxBytes } = config.paging;
+  const overhead = binary ? 1.4 : 1.1;
+  return Math.max(1, Math.min(maxRows, Math.floor(maxBytes / (bytesPerRow * overhead + 64))));
 }
 
 /** Rows handled between two turns of the event loop while a page is worked on in memory. */

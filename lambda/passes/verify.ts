@@ -1,10 +1,11 @@
 import type { Codec, DataKey, FieldContext } from '../codecs/types.js';
 import { type StrandedRows, StrandedRowsError } from '../errors.js';
-import { asText, type RowId, type TableSql } from '../sql.js';
+import { asText, type RowId, type StoredRow, type TableSql } from '../sql.js';
 import { type KeyVersions, type TableKeys, tableKeys } from '../table-keys.js';
 import type { PassDeps } from './pass-deps.js';
-import { openTables } from './reencrypt.js';
-import { forEachInTurns, retried, scanColumn } from './scan.js';
+import { openTables, timed } from './reencrypt.js';
+import { forEachInTurns, pageRowsFor, retried, scanColumn } from './scan.js';
+import { chooseStreams, keyRanges, pacedPass, rangesFor, runStreams } from './streams.js';
 
 const REPORTED_IDS = 20;
 
@@ -34,11 +35,14 @@ export interface ColumnVerification {
  * Reads every stored value and proves it decrypts with the `target` version's key alone. Values under
  * one of the `sources` versions' keys are counted as off target; values in no key's format as
  * plaintext; the rest as undecryptable. Each column is counted before and after its read, so the
- * caller can check that the read saw every row (see {@link incompleteRead}). Read-only.
+ * caller can check that the read saw every row (see {@link incompleteRead}). Read-only. Key ranges of
+ * a column, and columns, are read by several streams at once when calls are slow
+ * (lambda/passes/streams.ts).
  */
-export async function verifyAll(versions: KeyVersions, deps: PassDeps): Promise<ColumnVerification[]> {
-  const tables = await openTables(deps);
-  const results: ColumnVerification[] = [];
+export async function verifyAll(versions: KeyVersions, passDeps: PassDeps): Promise<ColumnVerification[]> {
+  const { deps, control } = pacedPass(passDeps);
+  const latency = { ms: Number.POSITIVE_INFINITY };
+  const tables = await openTables(deps, latency);
   const work: {
     table: TableSql;
     keys: TableKeys;
@@ -56,52 +60,70 @@ export async function verifyAll(versions: KeyVersions, deps: PassDeps): Promise<
         ? undefined
         : tableKeys(deps.config, table.table, { target: first, sources: [] }).target.kid;
     for (const column of table.table.columns) {
-      const stats = await retried(deps, () => table.stats(column));
+      const stats = await timed(deps, latency, () => table.stats(column));
       total += stats.rows;
       work.push({ table, keys, firstSourceKid, column, avgBytes: stats.avgBytes, rows: stats.rows });
     }
   }
   const progress = { done: 0, total };
+  const streams = chooseStreams(latency.ms, deps.config);
+  const results: ColumnVerification[] = [];
+  const tasks: (() => Promise<void>)[] = [];
   for (const { table, keys, firstSourceKid, column, avgBytes, rows: before } of work) {
     const { codec, target } = keys;
     const result = emptyVerification(table.name, column);
     result.counted.before = before;
-    const where: FieldContext = { table: table.table.table, column };
-    await scanColumn(
-      deps,
-      table,
-      column,
-      { avgBytes, skipPrefix: undefined, progress, columnRows: before },
-      async (rows) => {
-        await forEachInTurns(rows, (row) => {
-          result.rows++;
-          const text = asText(row.value);
-          const found = codec.classify(text, [target, ...keys.sources], where);
-          if (found.kind === 'plaintext') {
-            result.plaintext++;
-            note(result.plaintextIds, row.id);
-          } else if (found.kind === 'key' && found.key.kid !== target.kid) {
-            result.offTarget++;
-            if (found.key.kid !== firstSourceKid) {
-              result.offOlder++;
-              note(result.offOlderIds, row.id);
-            }
-          } else if (
-            found.kind === 'key' &&
-            (found.opened !== undefined || opens(codec, text, target, where))
-          ) {
-            result.underTarget++;
-          } else {
-            result.undecryptable++;
-            note(result.undecryptableIds, row.id);
-          }
-        });
-        return { verified: rows.length };
-      },
-    );
-    result.counted.after = (await retried(deps, () => table.stats(column))).rows;
     results.push(result);
+    const where: FieldContext = { table: table.table.table, column };
+    const classify = async (rows: readonly StoredRow[]) => {
+      await forEachInTurns(rows, (row) => {
+        result.rows++;
+        const text = asText(row.value);
+        const found = codec.classify(text, [target, ...keys.sources], where);
+        if (found.kind === 'plaintext') {
+          result.plaintext++;
+          note(result.plaintextIds, row.id);
+        } else if (found.kind === 'key' && found.key.kid !== target.kid) {
+          result.offTarget++;
+          if (found.key.kid !== firstSourceKid) {
+            result.offOlder++;
+            note(result.offOlderIds, row.id);
+          }
+        } else if (
+          found.kind === 'key' &&
+          (found.opened !== undefined || opens(codec, text, target, where))
+        ) {
+          result.underTarget++;
+        } else {
+          result.undecryptable++;
+          note(result.undecryptableIds, row.id);
+        }
+      });
+      return { verified: rows.length };
+    };
+    const pageRows = pageRowsFor(avgBytes, table.isBinary(column), deps.config);
+    const ranges = await keyRanges(deps, table, column, {
+      rows: before,
+      ranges: rangesFor(before, pageRows, streams),
+      skipPrefix: undefined,
+    });
+    const columnProgress = { done: 0 };
+    let left = ranges.length;
+    for (const range of ranges) {
+      tasks.push(async () => {
+        await scanColumn(
+          deps,
+          table,
+          column,
+          { avgBytes, skipPrefix: undefined, progress, columnRows: before, range, columnProgress, control },
+          classify,
+        );
+        // Counted again once all of the column's ranges are read: the read must lie between the two.
+        if (--left === 0) result.counted.after = (await retried(deps, () => table.stats(column))).rows;
+      });
+    }
   }
+  await runStreams(tasks, streams, control);
   return results;
 }
 

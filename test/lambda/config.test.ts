@@ -24,7 +24,8 @@ describe('configuration', () => {
   it('applies the documented defaults and freezes the result', () => {
     const c = parseConfig(VALID);
     assert.equal(c.codec, 'rk1');
-    assert.deepEqual(c.paging, { maxRows: 1000, maxBytes: 512 * 1024 });
+    assert.deepEqual(c.paging, { maxRows: 5000, maxBytes: 768 * 1024 });
+    assert.deepEqual(c.pacing, { maxConcurrentStatements: 4, backoffLatencyFactor: 2 });
     assert.deepEqual(c.policies, { plaintext: 'fail', undecryptable: 'fail' });
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.storedFields[0]));
   });

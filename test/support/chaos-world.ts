@@ -151,7 +151,8 @@ export class ChaosWorld {
       secretTemplate: CHAOS_TEMPLATE,
       dataKeyField: 'encryptionKey',
       codec: 'rk1',
-      paging: { maxRows: options.maxRows ?? 3, maxBytes: 512 * 1024 },
+      // Several streams, though the endpoints answer at once: the suite must hold with concurrency on.
+      paging: { maxRows: options.maxRows ?? 3, maxBytes: 512 * 1024, streams: 3 },
       storedFields: this.tables.map((t) => ({
         table: t.name,
         id: t.id,

@@ -163,6 +163,44 @@ describe('rk1 encryption', () => {
   });
 });
 
+describe('rk1 per-value work', () => {
+  it('draws a different nonce for every value, across many refills of the random pool', () => {
+    const nonces = new Set<string>();
+    for (let i = 0; i < 5000; i++) {
+      const body = Buffer.from(rk1.encrypt(Buffer.from('x'), key, where).slice(13), 'base64url');
+      nonces.add(body.subarray(0, 12).toString('hex'));
+    }
+    assert.equal(nonces.size, 5000);
+  });
+
+  it('binds each value to its own key and place when many keys and places alternate', () => {
+    const keys = [key, other];
+    const places = Array.from({ length: 20 }, (_, i) => ({ table: `t${i % 7}`, column: `c${i}` }));
+    const sealed = places.flatMap((place, i) =>
+      keys.map((k) => ({ k, place, value: rk1.encrypt(Buffer.from(`v${i}`), k, place) })),
+    );
+    sealed.forEach(({ k, place, value }, i) => {
+      assert.equal(Buffer.from(rk1.decrypt(value, k, place)).toString(), `v${Math.floor(i / 2)}`);
+      const elsewhere = places[(places.indexOf(place) + 1) % places.length] as typeof place;
+      assert.throws(() => rk1.decrypt(value, k, elsewhere), { message: /fails authentication/ });
+    });
+  });
+
+  it('takes a body as canonical exactly when re-encoding its bytes gives it back', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    for (let length = 28; length <= 33; length++) {
+      const base = Buffer.from(
+        rk1.encrypt(Buffer.alloc(length - 28, 1), key, where).slice(13),
+        'base64url',
+      ).toString('base64url');
+      for (const text of [...alphabet].flatMap((c) => [base.slice(0, -1) + c, base + c])) {
+        const canonical = Buffer.from(text, 'base64url').toString('base64url') === text;
+        assert.equal(rk1KeyIdOf(`rk1:${key.kid}:${text}`) !== undefined, canonical, text);
+      }
+    }
+  });
+});
+
 describe('rk1 classification', () => {
   it('finds the key whose id the value carries and which opens it', () => {
     const found = rk1.classify(VECTOR.value, [other, key], where);

@@ -1,0 +1,130 @@
+import type { RekeyConfig } from '../config.js';
+import { NotFinishedError } from '../errors.js';
+import type { RowId, TableSql } from '../sql.js';
+import { Pacer, pacedRunner } from './pacing.js';
+import type { PassDeps } from './pass-deps.js';
+import { retried } from './scan.js';
+
+/**
+ * A call's latency that one more stream hides: about the CPU time of one page's crypto (a few
+ * thousand values at ~20-35 µs each is 80-140 ms; 25 ms leaves room for less CPU than that). A stream
+ * waits for its read or write unless its page's crypto takes as long as a call, so at 0-25 ms one
+ * stream keeps the CPU busy, at 100 ms four do, at 250 ms ten (bounded by `paging.maxStreams`). Extra
+ * streams cost memory (three pages each) and are held to `pacing.maxConcurrentStatements` anyway.
+ */
+const LATENCY_PER_STREAM_MS = 25;
+
+/**
+ * Streams at most, unless `paging.maxStreams` says otherwise: enough to hide a call of 200 ms behind
+ * the crypto, and eight pages in flight (three each in memory, a few MB) is small for a Lambda.
+ */
+export const DEFAULT_MAX_STREAMS = 8;
+
+/** Ids after `after` (exclusive, none: from the start) up to `upTo` (inclusive, none: to the end). */
+export interface KeyRange {
+  readonly after: RowId | undefined;
+  readonly upTo: RowId | undefined;
+}
+
+/** The whole column as one range. */
+export const WHOLE_COLUMN: KeyRange = { after: undefined, upTo: undefined };
+
+/** What the streams of one pass share: whether to stop, the slowest page so far, and the pacer. */
+export interface StreamControl {
+  stopped: boolean;
+  slowestPageMs: number;
+  readonly pacer: Pacer | undefined;
+}
+
+/**
+ * Thrown by a stream that stopped because another failed, so that it still awaits its own write; never
+ * leaves the pass (the other stream's error does).
+ */
+export class StreamStoppedError extends Error {
+  constructor() {
+    super('stopped because another stream of the pass failed');
+    this.name = 'StreamStoppedError';
+  }
+}
+
+/** How many streams hide a call of `latencyMs`, within `paging.maxStreams` (or `paging.streams`, fixed). */
+export function chooseStreams(latencyMs: number, config: Pick<RekeyConfig, 'paging'>): number {
+  if (config.paging.streams !== undefined) return config.paging.streams;
+  const wanted = Math.ceil(Math.max(0, latencyMs) / LATENCY_PER_STREAM_MS);
+  return Math.max(1, Math.min(config.paging.maxStreams ?? DEFAULT_MAX_STREAMS, wanted));
+}
+
+/**
+ * The pass's collaborators with every statement paced (after the stage guard inside `deps.db`, which
+ * so still sees every statement), and the control its streams share.
+ */
+export function pacedPass(deps: PassDeps): { deps: PassDeps; control: StreamControl } {
+  const pacer = new Pacer(deps.config.pacing, deps.clock);
+  return {
+    deps: { ...deps, db: pacedRunner(deps.db, pacer) },
+    control: { stopped: false, slowestPageMs: 0, pacer },
+  };
+}
+
+/**
+ * Splits a column's rows into `ranges` key ranges of about equal rows, from boundary ids the database
+ * numbers (TableSql.boundaries). The first range is open below and the last open above, so rows the
+ * app inserts anywhere meanwhile fall in some range, as they would in one pass over the column.
+ */
+export async function keyRanges(
+  deps: PassDeps,
+  table: TableSql,
+  column: string,
+  options: { rows: number; ranges: number; skipPrefix: string | undefined },
+): Promise<KeyRange[]> {
+  if (options.ranges <= 1 || options.rows < 2) return [WHOLE_COLUMN];
+  // Rounded, not up: the last range then takes the remainder (a few rows more) rather than a stub.
+  const every = Math.max(1, Math.round(options.rows / options.ranges));
+  const ids = await retried(deps, () =>
+    table.boundaries(column, { every, limit: options.ranges - 1, skipPrefix: options.skipPrefix }),
+  );
+  const ranges: KeyRange[] = [];
+  let after: RowId | undefined;
+  for (const id of ids) {
+    ranges.push({ after, upTo: id });
+    after = id;
+  }
+  ranges.push({ after, upTo: undefined });
+  return ranges;
+}
+
+/** How many ranges to split a column of `rows` into: one per stream, none smaller than two pages. */
+export function rangesFor(rows: number, pageRows: number, streams: number): number {
+  return Math.max(1, Math.min(streams, Math.floor(rows / Math.max(1, 2 * pageRows))));
+}
+
+/**
+ * Runs `tasks` on `streams` workers at once. The first failure stops the rest at their next page
+ * (each finishes its statements in flight first), and once every worker has returned the pass
+ * throws: an error of substance before a NotFinishedError, since the deadline only says when.
+ * @throws the first error of substance a task threw, else its first NotFinishedError.
+ */
+export async function runStreams(
+  tasks: readonly (() => Promise<void>)[],
+  streams: number,
+  control: StreamControl,
+): Promise<void> {
+  let next = 0;
+  const errors: unknown[] = [];
+  const worker = async () => {
+    while (!control.stopped && next < tasks.length) {
+      const task = tasks[next++] as () => Promise<void>;
+      try {
+        await task();
+      } catch (error) {
+        control.stopped = true;
+        if (!(error instanceof StreamStoppedError)) errors.push(error);
+      }
+    }
+  };
+  const workers = Math.max(1, Math.min(streams, tasks.length));
+  await Promise.all(Array.from({ length: workers }, worker));
+  const [first] = errors;
+  if (first === undefined) return;
+  throw errors.find((e) => !(e instanceof NotFinishedError)) ?? first;
+}

@@ -1,0 +1,274 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { codecFor } from '../../lambda/codecs/index.js';
+import type { RekeyConfig } from '../../lambda/config.js';
+import { NotFinishedError } from '../../lambda/errors.js';
+import { silentLog } from '../../lambda/log.js';
+import type { PassDeps } from '../../lambda/passes/pass-deps.js';
+import { reencrypt } from '../../lambda/passes/reencrypt.js';
+import { chooseStreams, keyRanges } from '../../lambda/passes/streams.js';
+import { verifyAll } from '../../lambda/passes/verify.js';
+import type { ProgressEvent, SqlResult, SqlRunner, SqlValue } from '../../lambda/ports.js';
+import { TableSql } from '../../lambda/sql.js';
+import { fakeClock } from '../support/fake-clock.js';
+import { keyOf, RK1_SECRET_A, RK1_SECRET_B, rk1Config, seedRk1 } from '../support/fixtures.js';
+import { pgliteRunner } from '../support/pglite-runner.js';
+
+const ROWS = 40;
+/** Three-row pages: a column of 40 rows splits into four ranges of ten (two pages each at least). */
+const CONFIG = withCodes(rk1Config({ paging: { maxRows: 3, maxBytes: 512 * 1024 } }));
+const PLAN = { target: RK1_SECRET_B, sources: [RK1_SECRET_A] };
+/** A Data API call as slow as the published median: four streams. */
+const CALL_MS = 100;
+
+/** The fixtures' three tables (bigint, text and uuid ids) and one with char(6) ids (bpchar). */
+function withCodes(config: RekeyConfig): RekeyConfig {
+  return {
+    ...config,
+    storedFields: [...config.storedFields, { table: 'codes', id: 'code', columns: ['value'] }],
+  };
+}
+
+async function world(rows = ROWS) {
+  const db = await pgliteRunner();
+  await seedRk1(db, CONFIG, RK1_SECRET_A, rows);
+  await db.execute('CREATE TABLE codes (code char(6) PRIMARY KEY, value text)');
+  for (let i = 1; i <= rows; i++) await insertCode(db, `c${String(i * 10).padStart(3, '0')}`);
+  return db;
+}
+
+async function insertCode(db: SqlRunner, code: string, secret = RK1_SECRET_A): Promise<void> {
+  const value = codecFor('rk1').encrypt(Buffer.from('x'), keyOf(secret, CONFIG), {
+    table: 'codes',
+    column: 'value',
+  });
+  await db.execute('INSERT INTO codes VALUES (:code, :value)', { code, value });
+}
+
+/**
+ * Each statement takes CALL_MS on the fake clock and yields to the others before it runs, as a round
+ * trip would; page reads record the ids they returned, per table and column (from the select list).
+ */
+function slow(
+  inner: SqlRunner,
+  clock: ReturnType<typeof fakeClock>,
+  hooks: { beforeRead?: () => Promise<void> } = {},
+) {
+  const read = new Map<string, string[]>();
+  let inFlight = 0;
+  const state = { peak: 0, inFlight: () => inFlight, writes: 0 };
+  const runner: SqlRunner = {
+    ...inner,
+    async execute(sql: string, params?: Readonly<Record<string, SqlValue>>): Promise<SqlResult> {
+      inFlight++;
+      state.peak = Math.max(state.peak, inFlight);
+      try {
+        clock.advance(CALL_MS);
+        await new Promise((resolve) => setImmediate(resolve));
+        const isPage = sql.includes(' AS v FROM ');
+        if (isPage) await hooks.beforeRead?.();
+        const result = await inner.execute(sql, params);
+        if (sql.startsWith('UPDATE')) state.writes++;
+        if (isPage) {
+          const key = `${/AS v FROM "(\w+)"/.exec(sql)?.[1]}.${/, "(\w+)" AS v/.exec(sql)?.[1]}`;
+          read.set(key, [...(read.get(key) ?? []), ...result.rows.map((r) => String(r[0]))]);
+        }
+        return result;
+      } finally {
+        inFlight--;
+      }
+    },
+  };
+  return { runner, read, state };
+}
+
+function deps(db: SqlRunner, clock: ReturnType<typeof fakeClock>, extra: Partial<PassDeps> = {}): PassDeps {
+  return { db, clock, log: silentLog, config: CONFIG, deadline: clock.now() + 3_600_000, ...extra };
+}
+
+async function valuesByTable(db: SqlRunner): Promise<Map<string, { id: string; kid: string }[]>> {
+  const out = new Map<string, { id: string; kid: string }[]>();
+  for (const [table, id, column] of [
+    ['data_sources', 'id', 'options'],
+    ['data_sources', 'id', 'extra'],
+    ['tokens', 'token_id', 'value'],
+    ['alerts', 'uid', 'destination'],
+    ['codes', 'code', 'value'],
+  ] as const) {
+    const r = await db.execute(
+      `SELECT CAST(${id} AS text), ${column} FROM ${table} WHERE ${column} IS NOT NULL ORDER BY ${id}`,
+    );
+    out.set(
+      `${table}.${column}`,
+      r.rows.map((row) => ({ id: String(row[0]), kid: String(row[1]).split(':')[1] ?? '?' })),
+    );
+  }
+  return out;
+}
+
+describe('several streams per column', () => {
+  it('picks one stream for fast calls and more for slow ones, within paging.maxStreams', () => {
+    assert.equal(chooseStreams(0, CONFIG), 1);
+    assert.equal(chooseStreams(10, CONFIG), 1);
+    assert.equal(chooseStreams(100, CONFIG), 4);
+    assert.equal(chooseStreams(10_000, CONFIG), 8);
+    assert.equal(chooseStreams(10_000, { paging: { ...CONFIG.paging, maxStreams: 3 } }), 3);
+  });
+
+  it('splits a column into ranges that meet at boundary ids and cover it once, for bigint, text, uuid and char(n) ids', async () => {
+    const db = await world(10);
+    const clock = fakeClock();
+    for (const stored of CONFIG.storedFields) {
+      const table = await TableSql.open(db, stored);
+      const column = stored.columns[0] as string;
+      const ranges = await keyRanges(deps(db, clock), table, column, {
+        rows: 10,
+        ranges: 3,
+        skipPrefix: undefined,
+      });
+      assert.equal(ranges.length, 3, stored.table);
+      assert.equal(ranges[0]?.after, undefined);
+      assert.equal(ranges[2]?.upTo, undefined);
+      assert.equal(ranges[1]?.after, ranges[0]?.upTo);
+      assert.equal(ranges[2]?.after, ranges[1]?.upTo);
+      const seen: string[] = [];
+      for (const range of ranges) {
+        const page = await table.page(column, { ...range, limit: 100 });
+        seen.push(...page.map((r) => r.id));
+        assert.ok(page.length >= 3 && page.length <= 4, `${stored.table}: ${page.length} rows in a range`);
+      }
+      const all = (await table.page(column, { limit: 100 })).map((r) => r.id);
+      assert.deepEqual(seen, all, `${stored.table}: every row in exactly one range, in order`);
+    }
+  });
+
+  it('re-encrypts every row exactly once with several streams at once, then verifies them all', async () => {
+    const db = await world();
+    const clock = fakeClock();
+    const { runner, read, state } = slow(db, clock);
+    const events: ProgressEvent[] = [];
+    const report = await reencrypt(PLAN, deps(runner, clock, { progress: (e) => events.push(e) }));
+    const stored = await valuesByTable(db);
+    const target = keyOf(RK1_SECRET_B, CONFIG).kid;
+    for (const [key, rows] of stored) {
+      assert.ok(rows.length > 0);
+      assert.ok(
+        rows.every((r) => r.kid === target),
+        `${key}: every row under the pending key`,
+      );
+      assert.deepEqual(
+        [...(read.get(key) ?? [])].sort(),
+        rows.map((r) => r.id).sort(),
+        `${key}: every row read exactly once`,
+      );
+      const column = report.columns.find((c) => `${c.table}.${c.column}` === key);
+      assert.equal(column?.rewritten, rows.length);
+      // Progress per column: monotonic, and ends at the column's rows.
+      const mine = events.filter((e) => `${e.table}.${e.column}` === key).map((e) => e.rows);
+      assert.deepEqual(
+        mine,
+        [...mine].sort((a, b) => a - b),
+      );
+      assert.equal(mine.at(-1), rows.length);
+    }
+    assert.ok(state.peak > 2, `statements ran side by side (peak ${state.peak})`);
+    assert.ok(state.peak <= CONFIG.pacing.maxConcurrentStatements, `within pacing (peak ${state.peak})`);
+    assert.equal(events.at(-1)?.done, report.total);
+
+    const verified = await verifyAll(PLAN, deps(slow(db, clock).runner, clock));
+    for (const c of verified) {
+      assert.equal(c.rows, stored.get(`${c.table}.${c.column}`)?.length);
+      assert.equal(c.underTarget, c.rows);
+      assert.deepEqual(c.counted, { before: c.rows, after: c.rows });
+    }
+  });
+
+  it('loses no row while the app inserts and deletes rows in every range during the pass', async () => {
+    const db = await world();
+    const clock = fakeClock();
+    let reads = 0;
+    const inserted: string[] = [];
+    const { runner } = slow(db, clock, {
+      beforeRead: async () => {
+        reads++;
+        if (reads % 3 !== 0 || reads > 30) return;
+        // Below the first id, between two ranges' rows, above the last, and a delete.
+        const code = ['a', 'c', 'd', 'z'][reads % 4] + String(reads).padStart(5, '0');
+        inserted.push(code);
+        await insertCode(db, code);
+        await db.execute('DELETE FROM codes WHERE code = :code', {
+          code: `c${String(reads * 10).padStart(3, '0')}`,
+        });
+      },
+    });
+    await reencrypt(PLAN, deps(runner, clock));
+    const target = keyOf(RK1_SECRET_B, CONFIG).kid;
+    const source = keyOf(RK1_SECRET_A, CONFIG).kid;
+    const codes = (await valuesByTable(db)).get('codes.value') ?? [];
+    assert.ok(inserted.length >= 8);
+    for (const row of codes) {
+      const wasThere = !inserted.includes(row.id);
+      if (wasThere) assert.equal(row.kid, target, `row ${row.id}, there from the start, is moved`);
+      else assert.ok(row.kid === target || row.kid === source, `row ${row.id} stays readable`);
+    }
+    // A second pass (testSecret's catch-up) moves what the app wrote behind the streams.
+    await reencrypt(PLAN, deps(db, clock));
+    const after = (await valuesByTable(db)).get('codes.value') ?? [];
+    assert.equal(after.length, codes.length);
+    assert.ok(after.every((r) => r.kid === target));
+  });
+
+  it('stops every stream at the deadline with no statement outstanding, and a re-run finishes the rest', async () => {
+    const db = await world();
+    const clock = fakeClock();
+    const { runner, state } = slow(db, clock);
+    const deadline = clock.now() + 3_600_000;
+    const ticking: SqlRunner = {
+      ...runner,
+      async execute(sql, params) {
+        const result = await runner.execute(sql, params);
+        if (sql.startsWith('UPDATE') && state.writes === 6) clock.advance(3_600_000);
+        return result;
+      },
+    };
+    const rejected = await reencrypt(PLAN, deps(ticking, clock, { deadline })).then(
+      () => undefined,
+      (error: unknown) => ({ error, inFlight: state.inFlight() }),
+    );
+    assert.ok(
+      rejected?.error instanceof NotFinishedError,
+      `NotFinishedError, got ${String(rejected?.error)}`,
+    );
+    assert.equal(rejected.inFlight, 0, 'no statement outstanding when the pass throws');
+    const target = keyOf(RK1_SECRET_B, CONFIG).kid;
+    const moved = [...(await valuesByTable(db)).values()].flat().filter((r) => r.kid === target).length;
+    assert.ok(moved > 0, 'the written pages stay written');
+    await reencrypt(PLAN, deps(db, clock));
+    const all = [...(await valuesByTable(db)).values()].flat();
+    assert.ok(all.every((r) => r.kid === target));
+  });
+
+  it('stops the other streams when one write fails, awaits theirs, and reports the failure', async () => {
+    const db = await world();
+    const clock = fakeClock();
+    const { runner, state } = slow(db, clock);
+    let writes = 0;
+    const failing: SqlRunner = {
+      ...runner,
+      async execute(sql, params) {
+        if (sql.startsWith('UPDATE') && ++writes === 5)
+          throw Object.assign(new Error('permission denied'), { name: 'ForbiddenException' });
+        return runner.execute(sql, params);
+      },
+    };
+    const rejected = await reencrypt(PLAN, deps(failing, clock)).then(
+      () => undefined,
+      (error: unknown) => ({ error, inFlight: state.inFlight() }),
+    );
+    assert.equal((rejected?.error as Error | undefined)?.name, 'ForbiddenException');
+    assert.equal(rejected?.inFlight, 0);
+    const sent = writes;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(writes, sent, 'no write after the pass threw');
+  });
+});
