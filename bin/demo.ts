@@ -1,32 +1,24 @@
 #!/usr/bin/env -S npx tsx
 import { parseArgs } from 'node:util';
-import { RDSDataClient } from '@aws-sdk/client-rds-data';
-import {
-  CreateSecretCommand,
-  DescribeSecretCommand,
-  GetSecretValueCommand,
-  RotateSecretCommand,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import {
   type ColumnCensus,
-  createDeps,
-  dataApiRunner,
-  generateSecretValue,
   memoryLog,
-  parseConfig,
   planRotation,
-  rotationFunction,
   type StagedValue,
   systemClock,
   takeCensus,
   verifyAll,
 } from '../lambda/index.js';
-import { type EngineSpec, inProcessInvoker, startLocal } from '../local/index.js';
+import { startLocal } from '../local/index.js';
 import { table } from './cli/format.js';
 import { renderPlanSummary } from './cli/plan.js';
-import { progressReporter } from './cli/progress.js';
-import { DEMO_STORED_FIELDS, DEMO_TEMPLATE, seedDemo } from './demo/schema.js';
+import {
+  createDemoSecret,
+  engineSpec,
+  installDemoRotation,
+  rotateDemoSecret,
+} from './demo/local-rotation.js';
 
 const HELP = `npm run demo [-- --rows N] [-- --engine URL]
 
@@ -39,8 +31,6 @@ shows the rotation run through the unchanged Lambda code. Exits non-zero if anyt
   --engine URL  postgres://... or mysql://... instead of the embedded PostgreSQL
   -h, --help    this text
 `;
-
-const LAMBDA_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:rekey-rotation';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -67,79 +57,24 @@ async function main(): Promise<number> {
   );
   const local = await startLocal({ engine });
   try {
-    const dialect = local.engine.dialect;
-    const config = parseConfig({
-      secretTemplate: DEMO_TEMPLATE,
-      dataKeyField: 'encryptionKey',
-      codec: 'rk1',
-      storedFields: DEMO_STORED_FIELDS,
-      dataApi: { ...local.dataApiTarget, engine: dialect },
-    });
-    const clientOptions = {
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    };
-    const sm = new SecretsManagerClient({ ...clientOptions, endpoint: local.secretsManagerUrl });
-    const db = dataApiRunner(
-      new RDSDataClient({ ...clientOptions, endpoint: local.dataApiUrl }),
-      config.dataApi,
-    );
-
-    const firstValue = generateSecretValue(config.secretTemplate);
-    say(
-      `seeding data_sources and notification_destinations (Fernet in ${dialect === 'mysql' ? 'LONGBLOB' : 'BYTEA'}, as Redash stores them) and ${rows} rk1 rows, through the Data API`,
-    );
-    await seedDemo(db, config, firstValue, rows);
-    const created = await sm.send(
-      new CreateSecretCommand({ Name: 'rekey-demo/app', SecretString: firstValue }),
-    );
-    const secretId = created.ARN as string;
+    const { config, sm, db, secretId, firstValue, firstVersionId } = await createDemoSecret(local, rows, say);
     const scan = { db, clock: systemClock, log: memoryLog(), config, deadline: Number.POSITIVE_INFINITY };
     const before = await takeCensus(
-      [{ label: 'current', versionId: created.VersionId as string, secretString: firstValue }],
+      [{ label: 'current', versionId: firstVersionId, secretString: firstValue }],
       scan,
     );
 
-    const log = memoryLog();
-    const progress = progressReporter(out);
-    const deps = createDeps(config, {
-      ...clientOptions,
-      secretsManagerEndpoint: local.secretsManagerUrl,
-      dataApiEndpoint: local.dataApiUrl,
-      log,
-    });
-    let sink = progress.phase('setSecret');
-    const rotation = rotationFunction({ ...deps, progress: (p) => sink(p) });
-    local.secretsManager.setInvoker(
-      inProcessInvoker(async (event, context) => {
-        const stepStarted = Date.now();
-        sink = progress.phase(event.Step);
-        try {
-          await rotation(event, context);
-        } finally {
-          progress.end();
-        }
-        say(`  ${event.Step.padEnd(12)} done in ${Date.now() - stepStarted} ms`);
-      }),
-    );
+    const log = installDemoRotation(local, config, out, say);
     // What the rotation will touch and cost, before it runs (`rekey plan` computes the same).
     const plan = await planRotation(
-      [{ label: 'current', versionId: created.VersionId as string, secretString: firstValue }],
+      [{ label: 'current', versionId: firstVersionId, secretString: firstValue }],
       scan,
       { secretId, rotationRules: { automaticallyAfterDays: 30 } },
     );
     for (const line of renderPlanSummary(plan)) say(line);
     say('RotateSecret: rotation enabled, every 30 days, rotating now');
-    const rotate = await sm.send(
-      new RotateSecretCommand({
-        SecretId: secretId,
-        RotationLambdaARN: LAMBDA_ARN,
-        RotationRules: { AutomaticallyAfterDays: 30 },
-        RotateImmediately: true,
-      }),
-    );
+    const newVersion = await rotateDemoSecret(sm, secretId);
     await local.secretsManager.idle();
-    const newVersion = rotate.VersionId as string;
 
     const described = await sm.send(new DescribeSecretCommand({ SecretId: secretId }));
     const stages = described.VersionIdsToStages ?? {};
@@ -152,7 +87,7 @@ async function main(): Promise<number> {
         versionId: current.VersionId as string,
         secretString: current.SecretString as string,
       },
-      { label: 'previous', versionId: created.VersionId as string, secretString: firstValue },
+      { label: 'previous', versionId: firstVersionId, secretString: firstValue },
     ];
     const after = await takeCensus(staged, scan);
     const verified = await verifyAll({ target: current.SecretString as string, sources: [firstValue] }, scan);
@@ -166,7 +101,7 @@ async function main(): Promise<number> {
       table(
         ['version', 'labels'],
         Object.entries(stages).map(([id, labels]) => [
-          `${id}${id === newVersion ? ' (new)' : id === created.VersionId ? ' (first)' : ''}`,
+          `${id}${id === newVersion ? ' (new)' : id === firstVersionId ? ' (first)' : ''}`,
           (labels ?? []).join(', '),
         ]),
       ),
@@ -196,15 +131,6 @@ async function main(): Promise<number> {
   } finally {
     await local.close();
   }
-}
-
-function engineSpec(url: string | undefined): EngineSpec {
-  if (!url) return 'pglite';
-  if (/^postgres(ql)?:\/\//.test(url)) return { postgresUrl: url };
-  if (/^mysql:\/\//.test(url)) return { mysqlUrl: url };
-  throw new Error(
-    `--engine must be a postgres:// or mysql:// URL, got '${url.replace(/:[^:@/]*@/, ':***@')}'`,
-  );
 }
 
 function censusTable(before: readonly ColumnCensus[], after: readonly ColumnCensus[]): string {

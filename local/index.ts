@@ -34,6 +34,12 @@ export {
   type LambdaHandler,
   RotationCommandError,
 } from './secrets-manager/invokers.js';
+export type {
+  PromotionHook,
+  PromotionHookReport,
+  PromotionHookRetry,
+  SecretVersionPromoted,
+} from './secrets-manager/promotion-hooks.js';
 export {
   ROTATION_STEPS,
   type RotationEventRecord,
@@ -55,3 +61,13 @@ export {
   type StartLocalOptions,
   startLocal,
 } from './server.js';
+export type { AppField, SingleKeyAppConfig } from './single-key-app/config.js';
+export { ReadLoop, type ReadTarget, type ReadWindow } from './single-key-app/read-loop.js';
+export type { ReadOutcome } from './single-key-app/reader.js';
+export {
+  type AppInstance,
+  type KeySource,
+  type ServedRead,
+  SingleKeyService,
+  type SingleKeyServiceOptions,
+} from './single-key-app/service.js';

@@ -19,6 +19,12 @@ import {
 } from './secrets-manager/operations.js';
 import { randomPassword } from './secrets-manager/password.js';
 import {
+  type PromotionHook,
+  type PromotionHookReport,
+  type PromotionHookRetry,
+  PromotionHooks,
+} from './secrets-manager/promotion-hooks.js';
+import {
   createSecretRequest,
   deleteSecretRequest,
   getSecretValueRequest,
@@ -34,6 +40,7 @@ import {
   updateStageRequest,
 } from './secrets-manager/requests.js';
 import { RotationRunner } from './secrets-manager/rotation.js';
+import { AWSCURRENT, versionWithStage } from './secrets-manager/stages.js';
 import { SecretStore } from './secrets-manager/store.js';
 import type { RotationEventRecord, RotationInvoker } from './secrets-manager/types.js';
 
@@ -56,6 +63,13 @@ export interface SecretsManagerOptions {
    * invoker they start once `setInvoker` gives one. @default false
    */
   readonly resumeInterrupted?: boolean;
+  /**
+   * Run after each promotion (AWSCURRENT moved to another version, by UpdateSecretVersionStage or
+   * PutSecretValue), outside the request; more can be added with `onPromotion`. @default none
+   */
+  readonly promotionHooks?: readonly PromotionHook[];
+  /** Retries of a failed promotion hook (pauses use `sleep`). @default 3 attempts, 1 s then 2 s apart */
+  readonly promotionHookRetry?: PromotionHookRetry;
   /** @default 'us-east-1' */
   readonly region?: string;
   /** @default '000000000000' */
@@ -68,6 +82,7 @@ export class LocalSecretsManager {
   readonly handler: ReturnType<typeof createSecretsManagerHandler>;
   private readonly ctx: OperationContext;
   private readonly rotations: RotationRunner;
+  private readonly promotions: PromotionHooks;
 
   /** @throws Error when the state file exists but cannot be read. */
   constructor(options: SecretsManagerOptions = {}) {
@@ -83,6 +98,12 @@ export class LocalSecretsManager {
       ...(options.rotationAttempts === undefined ? {} : { attempts: options.rotationAttempts }),
       ...(options.retryDelayMs === undefined ? {} : { retryDelayMs: options.retryDelayMs }),
     });
+    this.promotions = new PromotionHooks(
+      this.ctx.clock,
+      options.sleep ?? realSleep,
+      options.promotionHookRetry,
+    );
+    for (const hook of options.promotionHooks ?? []) this.promotions.add(hook);
     this.handler = createSecretsManagerHandler((operation, body) => this.call(operation, body));
     if (options.resumeInterrupted) this.rotations.resumeInterrupted();
   }
@@ -102,16 +123,20 @@ export class LocalSecretsManager {
         return getSecretValue(ctx, parseRequest(getSecretValueRequest, body));
       case 'PutSecretValue': {
         const input = parseRequest(putSecretValueRequest, body);
-        const out = putSecretValue(ctx, input);
-        this.rotations.completeIfPromoted(input.SecretId, operation);
-        return out;
+        return this.promoting(input.SecretId, () => {
+          const out = putSecretValue(ctx, input);
+          this.rotations.completeIfPromoted(input.SecretId, operation);
+          return out;
+        });
       }
       case 'UpdateSecretVersionStage': {
         const input = parseRequest(updateStageRequest, body);
-        const out = updateSecretVersionStage(ctx, input);
-        // A rotation finished from outside (`rekey resume` promoting) ends as the service shows it.
-        this.rotations.completeIfPromoted(input.SecretId, operation);
-        return out;
+        return this.promoting(input.SecretId, () => {
+          const out = updateSecretVersionStage(ctx, input);
+          // A rotation finished from outside (`rekey resume` promoting) ends as the service shows it.
+          this.rotations.completeIfPromoted(input.SecretId, operation);
+          return out;
+        });
       }
       case 'ListSecrets':
         return listSecrets(ctx, parseRequest(listSecretsRequest, body));
@@ -172,9 +197,52 @@ export class LocalSecretsManager {
     return this.rotations.resumeInterrupted();
   }
 
-  /** Stops starting rotation steps; a step in flight finishes, nothing follows it. */
+  /**
+   * Registers a hook run after every promotion from now on (once per promotion, outside the request,
+   * retried on failure); returns the function that removes it. @param name shown in reports
+   */
+  onPromotion(hook: PromotionHook, name?: string): () => void {
+    return this.promotions.add(hook, name);
+  }
+
+  /** Resolves once every promotion hook queued so far has finished or run out of attempts. */
+  promotionHooksIdle(): Promise<void> {
+    return this.promotions.idle();
+  }
+
+  /** Each promotion hook attempt's outcome, oldest first. */
+  promotionHookReports(): readonly PromotionHookReport[] {
+    return this.promotions.reports();
+  }
+
+  /** Calls `listener` for each promotion hook report from now on; returns the function that stops it. */
+  onPromotionHookReport(listener: (report: PromotionHookReport) => void): () => void {
+    return this.promotions.onReport(listener);
+  }
+
+  /** Stops starting rotation steps and promotion hooks; a step or hook in flight finishes, nothing follows it. */
   stop(): void {
     this.rotations.stop();
+    this.promotions.stop();
+  }
+
+  /**
+   * Runs a call that can move AWSCURRENT and, when it did, queues the promotion hooks: whoever moved it
+   * (finishSecret, `rekey resume`, an operator, a PutSecretValue without VersionStages), as the
+   * service's "Secret Label Updated" event that the deployed wiring listens to covers them all.
+   */
+  private promoting(secretId: string, call: () => Record<string, unknown>): Record<string, unknown> {
+    const before = this.currentVersion(secretId);
+    const out = call();
+    const after = this.currentVersion(secretId);
+    if (after && after.versionId !== before?.versionId) this.promotions.promoted(after.arn, after.versionId);
+    return out;
+  }
+
+  private currentVersion(secretId: string): { arn: string; versionId: string } | undefined {
+    const secret = this.ctx.store.find(secretId);
+    const current = secret && versionWithStage(secret, AWSCURRENT);
+    return secret && current ? { arn: secret.arn, versionId: current.versionId } : undefined;
   }
 }
 

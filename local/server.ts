@@ -10,6 +10,7 @@ import type { DataApiLimits } from './rds-data/service.js';
 import { LOCAL_CLUSTER_ARN, LOCAL_DB_SECRET_ARN } from './rds-data/target.js';
 import { LocalDataApi } from './rds-data.js';
 import { type CommandInvokerOptions, commandInvoker } from './secrets-manager/invokers.js';
+import type { PromotionHook, PromotionHookRetry } from './secrets-manager/promotion-hooks.js';
 import type { RotationInvoker } from './secrets-manager/types.js';
 import { LocalSecretsManager } from './secrets-manager.js';
 
@@ -55,6 +56,14 @@ export interface StartLocalOptions {
   readonly rotationAttempts?: number;
   /** Pause between rotation attempts. @default 0 */
   readonly retryDelayMs?: number;
+  /**
+   * Run after each promotion (a new version made AWSCURRENT by UpdateSecretVersionStage, from
+   * finishSecret or anyone else, or by PutSecretValue), outside the request, as the deployed
+   * EventBridge rule runs its targets; more with `secretsManager.onPromotion`. @default none
+   */
+  readonly promotionHooks?: readonly PromotionHook[];
+  /** Retries of a failed promotion hook. @default 3 attempts, 1 s then 2 s apart */
+  readonly promotionHookRetry?: PromotionHookRetry;
   /** Time for both endpoints. @default the system clock */
   readonly clock?: LocalClock;
   /** How latency and retry pauses are waited out. @default timers */
@@ -108,6 +117,8 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     ...(options.sleep ? { sleep: options.sleep } : {}),
     ...(options.rotationAttempts === undefined ? {} : { rotationAttempts: options.rotationAttempts }),
     ...(options.retryDelayMs === undefined ? {} : { retryDelayMs: options.retryDelayMs }),
+    ...(options.promotionHooks ? { promotionHooks: options.promotionHooks } : {}),
+    ...(options.promotionHookRetry ? { promotionHookRetry: options.promotionHookRetry } : {}),
   });
   const owned = typeof spec === 'string' || !('begin' in spec);
   const engine = owned ? await createEngine(spec as EngineSpec) : (spec as Database);
