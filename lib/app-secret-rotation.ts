@@ -25,6 +25,16 @@ import { grantKeyRingRead, grantRotation, secretPolicyArn } from './rotation-gra
 import { type RotationScheduleSpec, rotationRules, sweepExpression } from './rotation-schedule.js';
 import { applySecretGuard, secretGuardStatements } from './secret-guard-policy.js';
 
+/**
+ * The rotation function's default memory, from the cost per million rows that `npm run bench` measured
+ * (bench/results/latest.md, "Lambda memory"; 1M rows at 100 ms per call): setSecret and testSecret
+ * together cost 58 GB-s per million rows at 1,024 MB and at 512 MB, 75 at 1,769 MB and 127 at 3,008 MB.
+ * 1,024 MB is the cheapest at which ten million rows still fit one setSecret invocation with room to
+ * spare (41 s per million rows when CPU-bound at its 0.58 vCPU, so ~410 s of the 900); 512 MB costs the
+ * same but needs ~820 s for them, too close to the limit; 1,769 MB is 30% faster for 30% more.
+ */
+const DEFAULT_MEMORY_MB = 1024;
+
 /** Props of {@link AppSecretRotation}. */
 export interface AppSecretRotationProps {
   /**
@@ -274,7 +284,7 @@ export class AppSecretRotation extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       rekeyConfig,
-      memorySize: props.memorySize ?? 1024,
+      memorySize: props.memorySize ?? DEFAULT_MEMORY_MB,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
     });
     // CDK's own permission for the service lacks SourceAccount, which common guardrails require.
