@@ -1,16 +1,24 @@
 import type { Clock } from './ports.js';
 
-/** Names of the Data API and Secrets Manager errors that are worth another try. */
-const TRANSIENT_ERROR_NAMES = new Set([
+/**
+ * Errors by which the Data API or the database says it is under pressure (throttled, paused, scaling,
+ * overloaded): worth another try, and a reason for the pacer (lambda/passes/pacing.ts) to back off.
+ */
+export const PRESSURE_ERROR_NAMES: ReadonlySet<string> = new Set([
   'ThrottlingException',
   'TooManyRequestsException',
   'DatabaseResumingException',
   'DatabaseUnavailableException',
   'ServiceUnavailableError',
   'ServiceUnavailableException',
+  'StatementTimeoutException',
+]);
+
+/** Names of the Data API and Secrets Manager errors that are worth another try. */
+const TRANSIENT_ERROR_NAMES = new Set([
+  ...PRESSURE_ERROR_NAMES,
   'InternalServerErrorException',
   'InternalServiceError',
-  'StatementTimeoutException',
 ]);
 
 /**

@@ -1,4 +1,5 @@
 import { DataApiError } from './rds-data/errors.js';
+import { seededRandom } from './seeded-random.js';
 
 /** The transient failures the Data API injects for tests and benchmarks. */
 export type FaultKind = 'throttling' | 'statementTimeout' | 'databaseResuming' | 'serviceUnavailable';
@@ -54,7 +55,7 @@ export class FaultInjector {
   constructor(private readonly options: FaultOptions = {}) {
     const rate = options.rate ?? 0;
     if (!(rate >= 0 && rate <= 1)) throw new RangeError(`faults.rate must be between 0 and 1, got ${rate}`);
-    this.random = mulberry32(options.seed ?? 1);
+    this.random = seededRandom(options.seed ?? 1);
   }
 
   /** The fault for the next call of this operation, if any. */
@@ -92,15 +93,4 @@ export function faultError(kind: FaultKind): DataApiError {
     case 'serviceUnavailable':
       return new DataApiError('ServiceUnavailableError', 'Service Unavailable');
   }
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

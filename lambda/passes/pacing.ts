@@ -1,19 +1,6 @@
 import type { RekeyConfig } from '../config.js';
 import type { Clock, SqlRunner } from '../ports.js';
-
-/**
- * Errors by which the Data API or the database says it is under pressure (throttled, paused, scaling,
- * overloaded): the names lambda/retry.ts retries, less the internal errors that say nothing of load.
- */
-const PRESSURE_ERROR_NAMES = new Set([
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'DatabaseResumingException',
-  'DatabaseUnavailableException',
-  'ServiceUnavailableError',
-  'ServiceUnavailableException',
-  'StatementTimeoutException',
-]);
+import { PRESSURE_ERROR_NAMES } from '../retry.js';
 
 /**
  * Statements of a kind whose median is the recent latency. A median, not an average: one call in ten

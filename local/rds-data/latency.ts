@@ -1,3 +1,4 @@
+import { seededRandom } from '../seeded-random.js';
 /**
  * A per-call latency for the local Data API: a constant, a spread drawn from a seeded log-normal
  * distribution, or any function. Real Data API calls do not take a constant time: published
@@ -38,7 +39,7 @@ export function latencySampler(spec: LatencySpec): () => number {
     throw new RangeError(`latencyMs.p90 must be a number at least p50 (${p50}), got ${p90}`);
   const mu = Math.log(p50);
   const sigma = Math.log(p90 / p50) / Z90;
-  const uniform = mulberry32(spec.seed ?? 1);
+  const uniform = seededRandom(spec.seed ?? 1);
   return () => Math.exp(mu + sigma * standardNormal(uniform));
 }
 
@@ -60,16 +61,4 @@ function standardNormal(uniform: () => number): number {
   const u = 1 - uniform();
   const v = uniform();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-}
-
-/** A small seeded generator in [0, 1): repeatable draws without a dependency; not for anything secret. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
