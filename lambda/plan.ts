@@ -20,11 +20,11 @@ import {
   type DatabaseCensus,
   DEFAULT_CENSUS_SAMPLE_ROWS,
   describeFound,
-  fitRows,
   takeDatabaseCensus,
 } from './passes/db-census.js';
 import type { PassDeps } from './passes/pass-deps.js';
-import { retried } from './passes/scan.js';
+import { pageRowsFor, retried } from './passes/scan.js';
+import { chooseStreams } from './passes/streams.js';
 import { type ColumnStats, TableSql } from './sql.js';
 
 /**
@@ -35,16 +35,16 @@ import { type ColumnStats, TableSql } from './sql.js';
  */
 
 /** The per-call latency the benchmark's headline figures use (README, "Performance"). */
-export const DEFAULT_LATENCY_MS = 10;
+export const DEFAULT_LATENCY_MS = 100;
 /** The rotation function's timeout (docs/deploy.md: Lambda's maximum). */
 export const LAMBDA_TIMEOUT_MS = 15 * 60_000;
 /**
  * Work per row besides the Data API's round trips, from bench/results/latest.md at 0 ms latency
- * (1,000,000 rk1 rows on 2 vCPU): setSecret 57.7 s (0.06 ms per re-encrypted row), testSecret 21.5 s
- * (0.022 ms per row read and checked). A Lambda with less CPU takes longer.
+ * (1,000,000 rk1 rows on 2 vCPU, 2026-12-01): setSecret 25.0 s (0.025 ms per re-encrypted row),
+ * testSecret 10.9 s (0.011 ms per row read and checked). A Lambda with less CPU takes longer.
  */
-export const REENCRYPT_MS_PER_ROW = 0.06;
-export const READ_MS_PER_ROW = 0.022;
+export const REENCRYPT_MS_PER_ROW = 0.025;
+export const READ_MS_PER_ROW = 0.011;
 /** Values above this are flagged: close to the Data API's 64 KB row limit. */
 export const LARGE_VALUE_BYTES = 48 * 1024;
 /** The largest value a pass can move (lambda/reencrypt.ts: 64 KB less room for the id and the JSON). */
@@ -271,7 +271,7 @@ export async function planRotation(
     sampleRows: options.sampleRows ?? DEFAULT_CENSUS_SAMPLE_ROWS,
   });
   const latencyMs = options.latencyMs ?? DEFAULT_LATENCY_MS;
-  const steps = stepPlans(opened, passes, census, latencyMs);
+  const steps = stepPlans(opened, passes, census, latencyMs, chooseStreams(latencyMs, config));
   const budgetMs = LAMBDA_TIMEOUT_MS - config.safetyMarginMs;
   const invocations = {
     budgetMs,
@@ -338,7 +338,7 @@ function columnPlan(
   const prefixed = codecFor(codec).formatPrefix !== undefined;
   // rk1 skips rows already under the pending key in SQL; Fernet reads every row to tell its key.
   const toRead = prefixed ? move : all;
-  const pageRows = fitRows(toRead.avgBytes, binary, config);
+  const pageRows = pageRowsFor(toRead.avgBytes, binary, config);
   const rewritable = counts ? counts.current + counts.previous : toRead.rows;
   const nonEmptyPages = Math.ceil(toRead.rows / pageRows);
   // A page is written when it holds a row to move; rows a Fernet pass already moved are the first ids.
@@ -348,7 +348,7 @@ function columnPlan(
       : prefixed || rewritable >= toRead.rows
         ? nonEmptyPages
         : Math.min(nonEmptyPages, Math.ceil(rewritable / pageRows) + 1);
-  const verifyPageRows = fitRows(all.avgBytes, binary, config);
+  const verifyPageRows = pageRowsFor(all.avgBytes, binary, config);
   return {
     table: table.name,
     column,
@@ -384,6 +384,8 @@ function stepPlans(
   passes: readonly ColumnPlan[],
   census: DatabaseCensus,
   latencyMs: number,
+  /** The streams the passes run at that latency: their round trips overlap. */
+  streams: number,
 ): RotationPlan['steps'] {
   const tables = opened.length;
   const cols = passes.length;
@@ -391,7 +393,7 @@ function stepPlans(
   const sum = (pick: (p: ColumnPlan) => number) => passes.reduce((s, p) => s + pick(p), 0);
   const step = (calls: Omit<StepCalls, 'total'>, rows: number, workMs: number): StepPlan => {
     const total = calls.catalog + calls.counts + calls.reads + calls.writes + calls.census;
-    const callMs = total * latencyMs;
+    const callMs = Math.round((total * latencyMs) / streams);
     return {
       calls: { ...calls, total },
       rows,

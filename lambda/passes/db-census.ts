@@ -14,7 +14,7 @@ import { asText, TableSql } from '../sql.js';
 import type { KeyVersions } from '../table-keys.js';
 import type { KeyLabel, StagedValue } from './census.js';
 import type { PassDeps } from './pass-deps.js';
-import { retried, scanColumn } from './scan.js';
+import { pageRowsFor, retried, scanColumn } from './scan.js';
 
 /**
  * A census of the whole database: every text and binary column the configuration does not list is
@@ -340,7 +340,7 @@ async function checkColumn(
     tally.set(k, (tally.get(k) ?? 0) + times);
   };
   const readable = `${isFernet} AND OCTET_LENGTH(${v}) <= ${READABLE_BYTES}`;
-  const pageRows = fitRows(fernet.avgBytes, dialect.binary(c.binary), deps.config);
+  const pageRows = pageRowsFor(fernet.avgBytes, dialect.binary(c.binary), deps.config);
   let read = 0;
   const byId =
     options.full && options.primaryKey !== undefined
@@ -447,16 +447,6 @@ async function readById(
     },
   );
   return true;
-}
-
-/**
- * Rows per page for values of this size: the formula of `fitRows` in lambda/scan.ts (scanColumn), which
- * the census cannot import (it is local to the pass); keep the two the same.
- */
-export function fitRows(bytesPerRow: number, binary: boolean, config: Pick<RekeyConfig, 'paging'>): number {
-  const { maxRows, maxBytes } = config.paging;
-  const overhead = binary ? 1.4 : 1.1; // base64 for blobs, JSON quoting for text
-  return Math.max(1, Math.min(maxRows, Math.floor(maxBytes / (bytesPerRow * overhead + 64))));
 }
 
 /** The staged values, labelled, in the order whose first label wins (current, pending, previous). */

@@ -124,7 +124,7 @@ export async function scanColumn(
 /**
  * Rows per page for values of `bytesPerRow` on average: as many as fit `paging.maxBytes` of the Data
  * API's answer (base64 for blobs, JSON quoting for text, and room for the id), at most `paging.maxRows`.
- * lambda/passes/db-census.ts (fitRows) repeats this formula for the plan's prediction.
+ * The plan (lambda/plan.ts) and the census page with it too, so the plan predicts the pages a pass reads.
  */
 export function pageRowsFor(
   bytesPerRow: number,

@@ -77,8 +77,9 @@ describe('what a step costs in Lambda', () => {
 
   it('projects to the memory the stack deploys by default', () => {
     const construct = readFileSync(new URL('../../lib/app-secret-rotation.ts', import.meta.url), 'utf8');
-    const m = /memorySize: props\.memorySize \?\? (\d+)/.exec(construct);
-    assert.ok(m, 'lib/app-secret-rotation.ts sets memorySize from props with a default');
+    const m = /const DEFAULT_MEMORY_MB = (\d+);/.exec(construct);
+    assert.ok(m, 'lib/app-secret-rotation.ts names its default memorySize DEFAULT_MEMORY_MB');
+    assert.match(construct, /memorySize: props\.memorySize \?\? DEFAULT_MEMORY_MB/);
     assert.equal(DEPLOYED_MEMORY_MB, Number(m[1]));
   });
 });

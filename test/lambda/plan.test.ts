@@ -147,7 +147,8 @@ describe('rekey plan, the computation', () => {
   it('counts invocations from the time: several for a slow setSecret, and blocks a testSecret that cannot fit one', async () => {
     const db = await fresh();
     await seedConfigured(db, 40);
-    const c = config({ paging: { maxRows: 1, maxBytes: 512 * 1024 } });
+    // One stream: the round trips do not overlap, so the time is every call's latency.
+    const c = config({ paging: { maxRows: 1, maxBytes: 512 * 1024, streams: 1 } });
     const p = await plan(db, c, { latencyMs: 20_000 });
     // 36 + 20 rows at one row a page: setSecret 2 calls a row, testSecret about 2 reads a row.
     assert.equal(p.steps.setSecret.timeMs.calls, p.steps.setSecret.calls.total * 20_000);
@@ -160,6 +161,13 @@ describe('rekey plan, the computation', () => {
       ['test-secret-too-long true', 'several-invocations false'],
     );
     assert.match(p.warnings[0]?.message ?? '', /run the rotation with 'rekey resume'/);
+  });
+
+  it('overlaps round trips as the passes do: at 100 ms a call they run four streams', async () => {
+    const db = await fresh();
+    await seedConfigured(db, 40);
+    const p = await plan(db, config({ paging: { maxRows: 1, maxBytes: 512 * 1024 } }), { latencyMs: 100 });
+    assert.equal(p.steps.setSecret.timeMs.calls, Math.round((p.steps.setSecret.calls.total * 100) / 4));
   });
 
   it('plans a resumed rotation: rows already under the pending key are neither read nor written again', async () => {
