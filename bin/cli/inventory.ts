@@ -8,11 +8,11 @@ import {
   takeCensus,
   totalOf,
 } from '../../lambda/index.js';
+import { keyLines, keyVersionTable } from './census-view.js';
 import { awsClients, CLI_DEADLINE_MS, rotationDeps } from './clients.js';
 import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';
 import { EXIT } from './exit-codes.js';
-import { table } from './format.js';
 import { cliLog } from './log.js';
 import { type CommonOptions, examples, secretIdFrom, withCommonOptions } from './options.js';
 import { progressReporter } from './progress.js';
@@ -96,33 +96,8 @@ function renderInventory(
   policies: { readonly plaintext: string; readonly undecryptable: string },
 ): string[] {
   const lines = [`secret ${r.secretId}, codec ${r.codec}`];
-  if (r.keys.length === 0) lines.push('  no staged version has a value yet');
-  for (const k of r.keys)
-    lines.push(`  ${k.label.padEnd(8)}  key ${k.keyIds.join(', ')}  version ${k.versionId}`);
-  // The codec column only earns its place when tables use different formats.
-  const mixed = new Set(r.columns.map((c) => c.codec)).size > 1;
-  const row = (name: string, codec: string, c: CensusTotal) => [
-    name,
-    ...(mixed ? [codec] : []),
-    ...[c.rows, c.current, c.pending, c.previous, c.unknown, c.plaintext, c.nulls].map(String),
-  ];
-  lines.push(
-    '',
-    table(
-      [
-        'COLUMN',
-        ...(mixed ? ['CODEC'] : []),
-        'ROWS',
-        'CURRENT',
-        'PENDING',
-        'PREVIOUS',
-        'UNKNOWN',
-        'PLAINTEXT',
-        'NULL',
-      ],
-      [...r.columns.map((c) => row(`${c.table}.${c.column}`, c.codec, c)), row('total', '', r.total)],
-    ),
-  );
+  lines.push(...keyLines(r.keys));
+  lines.push('', keyVersionTable(r.columns, r.total));
   for (const [prefix, n] of Object.entries(r.total.unknownKeys))
     lines.push(`unknown key ${prefix}: ${n} values (no staged version holds it; see docs/operations.md)`);
   const t = r.total;

@@ -12,6 +12,7 @@ import {
   type StepPlan,
   stagedVersions,
 } from '../../lambda/index.js';
+import { keyLines, keyVersionTable } from './census-view.js';
 import { awsClients, CLI_DEADLINE_MS, rotationDeps } from './clients.js';
 import { loadConfigFile } from './config-file.js';
 import { type CommandContext, printJson, printLines } from './context.js';
@@ -120,34 +121,8 @@ export async function planOf(
 /** The human view of a plan. */
 export function renderPlan(p: RotationPlan): string[] {
   const lines = [`plan for secret ${p.secretId ?? '(none)'}`];
-  if (p.keys.length === 0) lines.push('  no staged version has a value yet');
-  for (const k of p.keys)
-    lines.push(`  ${k.label.padEnd(8)}  key ${k.keyIds.join(', ')}  version ${k.versionId}`);
-
-  const mixed = new Set(p.columns.map((c) => c.codec)).size > 1;
-  const counts = (name: string, codec: string, c: RotationPlan['total']) => [
-    name,
-    ...(mixed ? [codec] : []),
-    ...[c.rows, c.current, c.pending, c.previous, c.unknown, c.plaintext, c.nulls].map(String),
-  ];
-  lines.push(
-    '',
-    'Rows by key version',
-    table(
-      [
-        'COLUMN',
-        ...(mixed ? ['CODEC'] : []),
-        'ROWS',
-        'CURRENT',
-        'PENDING',
-        'PREVIOUS',
-        'UNKNOWN',
-        'PLAINTEXT',
-        'NULL',
-      ],
-      [...p.columns.map((c) => counts(`${c.table}.${c.column}`, c.codec, c)), counts('total', '', p.total)],
-    ),
-  );
+  lines.push(...keyLines(p.keys));
+  lines.push('', 'Rows by key version', keyVersionTable(p.columns, p.total));
 
   const m = p.model;
   const step = (name: string, s: StepPlan) => [
