@@ -17,6 +17,8 @@ export interface TableKeys {
   readonly target: DataKey;
   /** Without duplicates, and without the target's key (two versions may hold the same key). */
   readonly sources: readonly DataKey[];
+  /** The target's key, then the sources': what a value is classified against, built once per pass. */
+  readonly all: readonly DataKey[];
 }
 
 /**
@@ -31,5 +33,5 @@ export function tableKeys(config: RekeyConfig, table: StoredTable, versions: Key
     const key = dataKeyFromSecretString(value, dataKeyField, codec);
     if (key.kid !== target.kid && !sources.some((k) => k.kid === key.kid)) sources.push(key);
   }
-  return { codec: codecFor(codec), target, sources };
+  return { codec: codecFor(codec), target, sources, all: [target, ...sources] };
 }

@@ -3,13 +3,12 @@ import { IncompletePassError, RowTooLargeError, WriteMissedError } from '../erro
 import { asText, type CasWrite, type RowId, type StoredRow, TableSql } from '../sql.js';
 import { type KeyVersions, type TableKeys, tableKeys } from '../table-keys.js';
 import type { PassDeps, PassProgress } from './pass-deps.js';
-import { forEachInTurns, pageRowsFor, retried, scanColumn } from './scan.js';
+import { forEachInTurns, retried, scanColumn } from './scan.js';
 import {
   chooseStreams,
+  columnRanges,
   type KeyRange,
-  keyRanges,
   pacedPass,
-  rangesFor,
   runStreams,
   type StreamControl,
 } from './streams.js';
@@ -96,10 +95,10 @@ export async function reencrypt(plan: ReencryptPlan, passDeps: PassDeps): Promis
     const report = emptyReport(w.table.name, w.column);
     columns.push(report);
     const skipPrefix = w.keys.codec.sqlPrefix(w.keys.target);
-    const pageRows = pageRowsFor(w.avgBytes, w.table.isBinary(w.column), deps.config);
-    const ranges = await keyRanges(deps, w.table, w.column, {
+    const ranges = await columnRanges(deps, w.table, w.column, {
       rows: w.rows,
-      ranges: rangesFor(w.rows, pageRows, streams),
+      avgBytes: w.avgBytes,
+      streams,
       skipPrefix,
     });
     const stream: ColumnStream = { ...w, progress, columnProgress: { done: 0 }, control, report };
@@ -258,7 +257,7 @@ function rewriteValue(
   report: ColumnReport,
 ): string | undefined {
   const text = asText(row.value);
-  const found = plan.codec.classify(text, [plan.target, ...plan.sources], where);
+  const found = plan.codec.classify(text, plan.all, where);
   if (found.kind === 'plaintext') {
     report.plaintext++;
     if (report.plaintextIds.length < REPORTED_IDS) report.plaintextIds.push(row.id);

@@ -3,7 +3,7 @@ import { NotFinishedError } from '../errors.js';
 import type { RowId, TableSql } from '../sql.js';
 import { Pacer, pacedRunner } from './pacing.js';
 import type { PassDeps } from './pass-deps.js';
-import { retried } from './scan.js';
+import { pageRowsFor, retried } from './scan.js';
 
 /**
  * A call's latency that one more stream hides: about the CPU time of one page's crypto (a few
@@ -91,6 +91,24 @@ export async function keyRanges(
   }
   ranges.push({ after, upTo: undefined });
   return ranges;
+}
+
+/**
+ * A column's key ranges for a pass with `streams` streams: one per stream, none smaller than two of
+ * the pages the pass reads for values of `avgBytes`.
+ */
+export function columnRanges(
+  deps: PassDeps,
+  table: TableSql,
+  column: string,
+  options: { rows: number; avgBytes: number; streams: number; skipPrefix: string | undefined },
+): Promise<KeyRange[]> {
+  const pageRows = pageRowsFor(options.avgBytes, table.isBinary(column), deps.config);
+  return keyRanges(deps, table, column, {
+    rows: options.rows,
+    ranges: rangesFor(options.rows, pageRows, options.streams),
+    skipPrefix: options.skipPrefix,
+  });
 }
 
 /** How many ranges to split a column of `rows` into: one per stream, none smaller than two pages. */

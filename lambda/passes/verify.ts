@@ -4,8 +4,8 @@ import { asText, type RowId, type StoredRow, type TableSql } from '../sql.js';
 import { type KeyVersions, type TableKeys, tableKeys } from '../table-keys.js';
 import type { PassDeps } from './pass-deps.js';
 import { openTables, timed } from './reencrypt.js';
-import { forEachInTurns, pageRowsFor, retried, scanColumn } from './scan.js';
-import { chooseStreams, keyRanges, pacedPass, rangesFor, runStreams } from './streams.js';
+import { forEachInTurns, retried, scanColumn } from './scan.js';
+import { chooseStreams, columnRanges, pacedPass, runStreams } from './streams.js';
 
 const REPORTED_IDS = 20;
 
@@ -79,7 +79,7 @@ export async function verifyAll(versions: KeyVersions, passDeps: PassDeps): Prom
       await forEachInTurns(rows, (row) => {
         result.rows++;
         const text = asText(row.value);
-        const found = codec.classify(text, [target, ...keys.sources], where);
+        const found = codec.classify(text, keys.all, where);
         if (found.kind === 'plaintext') {
           result.plaintext++;
           note(result.plaintextIds, row.id);
@@ -101,10 +101,10 @@ export async function verifyAll(versions: KeyVersions, passDeps: PassDeps): Prom
       });
       return { verified: rows.length };
     };
-    const pageRows = pageRowsFor(avgBytes, table.isBinary(column), deps.config);
-    const ranges = await keyRanges(deps, table, column, {
+    const ranges = await columnRanges(deps, table, column, {
       rows: before,
-      ranges: rangesFor(before, pageRows, streams),
+      avgBytes,
+      streams,
       skipPrefix: undefined,
     });
     const columnProgress = { done: 0 };
