@@ -374,10 +374,12 @@ function columnPlan(
 }
 
 /**
- * The steps' calls, as lambda/steps.ts runs them: setSecret checks key ids (every table's catalog, an
- * aggregate per rk1 column) then re-encrypts (catalog, a count per column, pages); testSecret does the
- * same as a catch-up pass, then verifies (catalog, counts before and after, pages); finishSecret checks
- * key ids once more. createSecret runs no SQL. Retries and rows the app changes meanwhile add calls.
+ * The steps' calls, as lambda/steps.ts runs them: each step looks every table up once; setSecret checks
+ * key ids (an aggregate per rk1 column) then re-encrypts (a count per column, pages); testSecret checks
+ * key ids, catches up (nothing to read when every column is rk1 and the key-id count found every row
+ * under the pending key; else a count per column and its pages), then verifies (counts before and
+ * after, pages); finishSecret checks key ids once more. createSecret runs no SQL. Retries, the key
+ * ranges' boundary lookups and rows the app changes meanwhile add calls.
  */
 function stepPlans(
   opened: readonly TableSql[],
@@ -403,12 +405,13 @@ function stepPlans(
   const rewritten = sum((p) => p.setSecret.rowsRewritten);
   const setRead = sum((p) => p.setSecret.rowsRead);
   const testRead = sum((p) => p.testSecret.catchUpRows + p.testSecret.verifyRows);
+  const catchUpSkipped = prefixed === cols;
   // The census testSecret runs is the sampled one: the catalog, an aggregate per column, a sample per Fernet column.
   const censusCalls = 1 + census.checked + census.fernetColumns;
   return {
     setSecret: step(
       {
-        catalog: 2 * tables,
+        catalog: tables,
         counts: prefixed + cols,
         reads: sum((p) => p.setSecret.reads),
         writes: sum((p) => p.setSecret.writes),
@@ -419,9 +422,9 @@ function stepPlans(
     ),
     testSecret: step(
       {
-        catalog: 3 * tables,
-        counts: prefixed + 3 * cols,
-        reads: sum((p) => p.testSecret.catchUpReads + p.testSecret.verifyReads),
+        catalog: tables,
+        counts: prefixed + 2 * cols + (catchUpSkipped ? 0 : cols),
+        reads: sum((p) => (catchUpSkipped ? 0 : p.testSecret.catchUpReads) + p.testSecret.verifyReads),
         writes: 0,
         census: censusCalls,
       },

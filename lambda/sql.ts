@@ -106,6 +106,14 @@ export class TableSql {
     return new TableSql(db, dialect, table, types, dialect.idCast(idType, id.columnType));
   }
 
+  /**
+   * The same table, its catalog facts as `open` found them, with its statements sent through `db`: the
+   * passes of one step share one lookup, each through its own (paced) runner.
+   */
+  through(db: SqlRunner): TableSql {
+    return new TableSql(db, this.dialect, this.table, this.types, this.id);
+  }
+
   /** The table's name for messages and logs. */
   get name(): string {
     return this.table.schema ? `${this.table.schema}.${this.table.table}` : this.table.table;

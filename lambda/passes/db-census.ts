@@ -15,6 +15,7 @@ import type { KeyVersions } from '../table-keys.js';
 import type { KeyLabel, StagedValue } from './census.js';
 import type { PassDeps } from './pass-deps.js';
 import { pageRowsFor, retried, scanColumn } from './scan.js';
+import { pacedPass } from './streams.js';
 
 /**
  * A census of the whole database: every text and binary column the configuration does not list is
@@ -136,7 +137,8 @@ export async function takeDatabaseCensus(
 ): Promise<DatabaseCensus> {
   const started = deps.clock.now();
   const cost = { statements: 0, rowsRead: 0 };
-  const db = countingRunner(deps.db, cost);
+  const paced = pacedPass(deps).deps;
+  const db = countingRunner(paced.db, cost);
   const dialect = dialectOf(db.dialect).census;
   const sampleRows = Math.max(1, Math.floor(options.sampleRows ?? DEFAULT_CENSUS_SAMPLE_ROWS));
   const keys = candidateKeys(deps.config, stagedValues(staged));
@@ -157,37 +159,53 @@ export async function takeDatabaseCensus(
     for (const [schema, table, column] of keys.rows)
       if (schema && table && column) primaryKeys.set(`${text(schema)}.${text(table)}`, text(column));
   }
-  const found: FoundCiphertext[] = [];
-  const unchecked: UncheckedColumn[] = [];
   const stopBy = deps.deadline - deps.config.safetyMarginMs;
-  let checked = 0;
-  let fernetColumns = 0;
-  for (const c of columns) {
+  const outcomes: ColumnOutcome[] = [];
+  const checkOne = async (c: CatalogColumn): Promise<ColumnOutcome> => {
     const where = { schema: c.schema, table: c.table, column: c.column };
-    if (!plain(c)) {
-      unchecked.push({ ...where, reason: 'not a plain identifier, which rekey does not quote' });
-      continue;
-    }
-    if (deps.clock.now() > stopBy) {
-      unchecked.push({ ...where, reason: 'not reached before the deadline' });
-      continue;
-    }
+    if (!plain(c))
+      return { unchecked: [{ ...where, reason: 'not a plain identifier, which rekey does not quote' }] };
+    if (deps.clock.now() > stopBy)
+      return { unchecked: [{ ...where, reason: 'not reached before the deadline' }] };
     try {
-      const result = await checkColumn(c, keys, { ...deps, db }, dialect, {
+      const result = await checkColumn(c, keys, { ...paced, db }, dialect, {
         sampleRows,
         full: options.full === true,
         primaryKey: primaryKeys.get(`${c.schema}.${c.table}`),
       });
-      found.push(...result.found);
-      if (result.fernet) fernetColumns++;
-      if (result.partial) unchecked.push({ ...where, reason: result.partial });
-      checked++;
+      return {
+        checked: result,
+        unchecked: result.partial ? [{ ...where, reason: result.partial }] : [],
+      };
     } catch (error) {
       // Our own errors (an answer without its rows, a deadline) are not the database refusing a column.
       if (error instanceof RekeyError) throw error;
-      unchecked.push({ ...where, reason: reasonOf(error) });
+      return { unchecked: [{ ...where, reason: reasonOf(error) }] };
     }
-  }
+  };
+  // Columns are checked side by side (the pacer bounds the statements), each outcome in its catalog
+  // place, so a database of many small tables costs a few round trips rather than one per column.
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < columns.length) {
+      const index = next++;
+      try {
+        outcomes[index] = await checkOne(columns[index] as CatalogColumn);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  const workers = Math.max(1, Math.min(columns.length, deps.config.pacing.maxConcurrentStatements));
+  const settled = await Promise.allSettled(Array.from({ length: workers }, worker));
+  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
+  const found = outcomes.flatMap((o) => o.checked?.found ?? []);
+  const unchecked = outcomes.flatMap((o) => o.unchecked);
+  const checked = outcomes.filter((o) => o.checked).length;
+  const fernetColumns = outcomes.filter((o) => o.checked?.fernet).length;
   return {
     found,
     checked,
@@ -271,6 +289,12 @@ export function describeFound(f: FoundCiphertext): string {
     : `${f.rows} of ${f.sampled} sampled ${f.format} values (of ${f.candidates})`;
   const key = f.label === 'unknown' ? 'an unknown key' : `AWS${f.label.toUpperCase()}`;
   return `${columnName(f)}: ${count} under ${key}${f.keyId ? ` (key id ${f.keyId})` : ''}`;
+}
+
+/** One column's part of the census: what it holds when it was checked, and what was left unchecked. */
+interface ColumnOutcome {
+  readonly checked?: { readonly found: readonly FoundCiphertext[]; readonly fernet: boolean };
+  readonly unchecked: readonly UncheckedColumn[];
 }
 
 /** What one column holds, and whether part of it could not be read. */

@@ -1,6 +1,8 @@
 import type { RekeyConfig } from '../config.js';
 import type { Clock, Log, ProgressSink, SqlRunner } from '../ports.js';
 import type { RetryPolicy } from '../retry.js';
+import type { TableSql } from '../sql.js';
+import type { Pacer } from './pacing.js';
 
 /**
  * The collaborators of every pass over the stored rows: re-encryption (setSecret, the sweep, abort's
@@ -19,6 +21,13 @@ export interface PassDeps {
   readonly logFields?: Record<string, unknown>;
   /** Told after every page, in rows of the page's column and in values over the whole pass. */
   readonly progress?: ProgressSink;
+  /**
+   * One pacer for the passes of a step that run side by side (testSecret's census, catch-up and
+   * verification), so that together they stay within `pacing`; without it each pass paces itself.
+   */
+  readonly pacer?: Pacer;
+  /** The configured tables as one catalog lookup of the step found them (see TableSql.through). */
+  readonly tables?: Promise<readonly TableSql[]>;
 }
 
 /** Shared progress over all columns of a pass: values handled and values to handle. */

@@ -7,6 +7,7 @@ import { forEachInTurns, retried, scanColumn } from './scan.js';
 import {
   chooseStreams,
   columnRanges,
+  eachAtOnce,
   type KeyRange,
   pacedPass,
   runStreams,
@@ -49,13 +50,14 @@ export interface ReencryptReport {
 /**
  * Opens every configured table, checking that tables, columns and types exist, before any write. The
  * catalog lookups are retried on transient errors like every other statement of a pass, and timed
- * into `latency` (the quickest).
+ * into `latency` (the quickest). Tables the step opened already (`deps.tables`) are taken as they are,
+ * their statements sent through this pass's runner.
  */
 export async function openTables(deps: PassDeps, latency = { ms: 0 }): Promise<TableSql[]> {
-  const tables: TableSql[] = [];
-  for (const table of deps.config.storedFields)
-    tables.push(await timed(deps, latency, () => TableSql.open(deps.db, table)));
-  return tables;
+  if (deps.tables) return (await deps.tables).map((table) => table.through(deps.db));
+  return eachAtOnce(deps.config.storedFields, (table) =>
+    timed(deps, latency, () => TableSql.open(deps.db, table)),
+  );
 }
 
 /**
@@ -71,36 +73,38 @@ export async function reencrypt(plan: ReencryptPlan, passDeps: PassDeps): Promis
   const { deps, control } = pacedPass(passDeps);
   const latency = { ms: Number.POSITIVE_INFINITY };
   const tables = await openTables(deps, latency);
-  const work: ColumnWork[] = [];
-  for (const table of tables) {
+  const configured = tables.flatMap((table) => {
     const keys = tableKeys(deps.config, table.table, plan);
-    const skipPrefix = keys.codec.sqlPrefix(keys.target);
-    for (const column of table.table.columns) {
-      const stats = await timed(deps, latency, () => table.stats(column, skipPrefix));
-      if (stats.maxBytes > DATA_API_ROW_LIMIT) {
-        const ids = await retried(deps, () => table.idsLargerThan(column, DATA_API_ROW_LIMIT));
-        throw new RowTooLargeError(
-          `${table.name}.${column}: rows ${ids.join(', ')} hold values over the Data API's 64 KB row limit; rekey cannot move them`,
-        );
-      }
-      work.push({ table, keys, column, rows: stats.rows, avgBytes: stats.avgBytes });
-    }
+    return table.table.columns.map((column) => ({ table, keys, column }));
+  });
+  const work: ColumnWork[] = await eachAtOnce(configured, async ({ table, keys, column }) => {
+    const stats = await timed(deps, latency, () => table.stats(column, keys.codec.sqlPrefix(keys.target)));
+    return { table, keys, column, rows: stats.rows, avgBytes: stats.avgBytes, maxBytes: stats.maxBytes };
+  });
+  for (const { table, column, maxBytes } of work) {
+    if (maxBytes <= DATA_API_ROW_LIMIT) continue;
+    const ids = await retried(deps, () => table.idsLargerThan(column, DATA_API_ROW_LIMIT));
+    throw new RowTooLargeError(
+      `${table.name}.${column}: rows ${ids.join(', ')} hold values over the Data API's 64 KB row limit; rekey cannot move them`,
+    );
   }
   const total = work.reduce((sum, w) => sum + w.rows, 0);
   const progress = { done: 0, total };
   const streams = chooseStreams(latency.ms, deps.config);
   const columns: ColumnReport[] = [];
   const tasks: (() => Promise<void>)[] = [];
-  for (const w of work) {
-    const report = emptyReport(w.table.name, w.column);
-    columns.push(report);
-    const skipPrefix = w.keys.codec.sqlPrefix(w.keys.target);
-    const ranges = await columnRanges(deps, w.table, w.column, {
+  const rangesOf = await eachAtOnce(work, (w) =>
+    columnRanges(deps, w.table, w.column, {
       rows: w.rows,
       avgBytes: w.avgBytes,
       streams,
-      skipPrefix,
-    });
+      skipPrefix: w.keys.codec.sqlPrefix(w.keys.target),
+    }),
+  );
+  for (const [i, w] of work.entries()) {
+    const ranges = rangesOf[i] as KeyRange[];
+    const report = emptyReport(w.table.name, w.column);
+    columns.push(report);
     const stream: ColumnStream = { ...w, progress, columnProgress: { done: 0 }, control, report };
     let left = ranges.length;
     for (const range of ranges) {
@@ -121,6 +125,8 @@ export async function reencrypt(plan: ReencryptPlan, passDeps: PassDeps): Promis
 interface ColumnWork {
   readonly table: TableSql;
   readonly keys: TableKeys;
+  /** The largest value to move, in bytes (over the Data API's row limit: the pass refuses to start). */
+  readonly maxBytes: number;
   readonly column: string;
   readonly rows: number;
   readonly avgBytes: number;

@@ -59,9 +59,11 @@ export function chooseStreams(latencyMs: number, config: Pick<RekeyConfig, 'pagi
  * so still sees every statement), and the control its streams share.
  */
 export function pacedPass(deps: PassDeps): { deps: PassDeps; control: StreamControl } {
-  const pacer = new Pacer(deps.config.pacing, deps.clock);
+  const pacer = deps.pacer ?? new Pacer(deps.config.pacing, deps.clock);
   return {
-    deps: { ...deps, db: pacedRunner(deps.db, pacer) },
+    // Without the pacer: a pass these deps reach again paces with one of its own instead of waiting on
+    // this one inside a statement it already holds a place for.
+    deps: { ...deps, db: pacedRunner(deps.db, pacer), pacer: undefined },
     control: { stopped: false, slowestPageMs: 0, pacer },
   };
 }
@@ -101,19 +103,29 @@ export function columnRanges(
   deps: PassDeps,
   table: TableSql,
   column: string,
-  options: { rows: number; avgBytes: number; streams: number; skipPrefix: string | undefined },
+  options: {
+    rows: number;
+    avgBytes: number;
+    streams: number;
+    skipPrefix: string | undefined;
+    /** Pages a range holds at least (default 2: a range's read-ahead and write-behind need two). */
+    minPages?: number;
+  },
 ): Promise<KeyRange[]> {
   const pageRows = pageRowsFor(options.avgBytes, table.isBinary(column), deps.config);
   return keyRanges(deps, table, column, {
     rows: options.rows,
-    ranges: rangesFor(options.rows, pageRows, options.streams),
+    ranges: rangesFor(options.rows, pageRows, options.streams, options.minPages),
     skipPrefix: options.skipPrefix,
   });
 }
 
-/** How many ranges to split a column of `rows` into: one per stream, none smaller than two pages. */
-export function rangesFor(rows: number, pageRows: number, streams: number): number {
-  return Math.max(1, Math.min(streams, Math.floor(rows / Math.max(1, 2 * pageRows))));
+/** How many ranges to split a column of `rows` into: one per stream, none smaller than `minPages` pages. */
+export function rangesFor(rows: number, pageRows: number, streams: number, minPages = 2): number {
+  const each = Math.max(1, minPages * pageRows);
+  // A read-only pass takes one-page ranges (minPages 1): a small column is then read in one round trip.
+  const ranges = minPages === 1 ? Math.ceil(rows / each) : Math.floor(rows / each);
+  return Math.max(1, Math.min(streams, ranges));
 }
 
 /**
@@ -145,4 +157,18 @@ export async function runStreams(
   const [first] = errors;
   if (first === undefined) return;
   throw errors.find((e) => !(e instanceof NotFinishedError)) ?? first;
+}
+
+/**
+ * Runs `work` on every item at once (the pass's pacer bounds the statements: a pass's per-column
+ * counts and lookups are then a round trip or two, not one per column) and waits for every one, so
+ * that none is left in flight when one fails.
+ * @returns the results in the items' order.
+ * @throws the error of the first item that failed, in the items' order.
+ */
+export async function eachAtOnce<T, R>(items: readonly T[], work: (item: T) => Promise<R>): Promise<R[]> {
+  const outcomes = await Promise.allSettled(items.map(work));
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) throw failed.reason;
+  return outcomes.map((o) => (o as PromiseFulfilledResult<R>).value);
 }

@@ -1,11 +1,11 @@
 import type { Codec, DataKey, FieldContext } from '../codecs/types.js';
 import { type StrandedRows, StrandedRowsError } from '../errors.js';
-import { asText, type RowId, type StoredRow, type TableSql } from '../sql.js';
-import { type KeyVersions, type TableKeys, tableKeys } from '../table-keys.js';
+import { asText, type RowId, type StoredRow } from '../sql.js';
+import { type KeyVersions, tableKeys } from '../table-keys.js';
 import type { PassDeps } from './pass-deps.js';
 import { openTables, timed } from './reencrypt.js';
 import { forEachInTurns, retried, scanColumn } from './scan.js';
-import { chooseStreams, columnRanges, pacedPass, runStreams } from './streams.js';
+import { chooseStreams, columnRanges, eachAtOnce, type KeyRange, pacedPass, runStreams } from './streams.js';
 
 const REPORTED_IDS = 20;
 
@@ -37,39 +37,50 @@ export interface ColumnVerification {
  * plaintext; the rest as undecryptable. Each column is counted before and after its read, so the
  * caller can check that the read saw every row (see {@link incompleteRead}). Read-only. Key ranges of
  * a column, and columns, are read by several streams at once when calls are slow
- * (lambda/passes/streams.ts).
+ * (lambda/passes/streams.ts), a small column in one page per range.
+ *
+ * With `readAfter`, the counts before the read and the key ranges are taken at once, and the read
+ * waits for it: testSecret overlaps them with its catch-up pass, which changes values but neither ids
+ * nor which rows hold one, and a count taken earlier still bounds the read from its side.
+ * @throws what `readAfter` rejects with, before reading anything.
  */
-export async function verifyAll(versions: KeyVersions, passDeps: PassDeps): Promise<ColumnVerification[]> {
+export async function verifyAll(
+  versions: KeyVersions,
+  passDeps: PassDeps,
+  options: { readAfter?: Promise<unknown> } = {},
+): Promise<ColumnVerification[]> {
   const { deps, control } = pacedPass(passDeps);
   const latency = { ms: Number.POSITIVE_INFINITY };
   const tables = await openTables(deps, latency);
-  const work: {
-    table: TableSql;
-    keys: TableKeys;
-    firstSourceKid: string | undefined;
-    column: string;
-    avgBytes: number;
-    rows: number;
-  }[] = [];
-  let total = 0;
   const first = versions.sources[0];
-  for (const table of tables) {
+  const configured = tables.flatMap((table) => {
     const keys = tableKeys(deps.config, table.table, versions);
     const firstSourceKid =
       first === undefined
         ? undefined
         : tableKeys(deps.config, table.table, { target: first, sources: [] }).target.kid;
-    for (const column of table.table.columns) {
-      const stats = await timed(deps, latency, () => table.stats(column));
-      total += stats.rows;
-      work.push({ table, keys, firstSourceKid, column, avgBytes: stats.avgBytes, rows: stats.rows });
-    }
-  }
+    return table.table.columns.map((column) => ({ table, keys, firstSourceKid, column }));
+  });
+  const work = await eachAtOnce(configured, async (c) => {
+    const stats = await timed(deps, latency, () => c.table.stats(c.column));
+    return { ...c, avgBytes: stats.avgBytes, rows: stats.rows };
+  });
+  const total = work.reduce((sum, w) => sum + w.rows, 0);
   const progress = { done: 0, total };
   const streams = chooseStreams(latency.ms, deps.config);
+  const rangesOf = await eachAtOnce(work, (w) =>
+    columnRanges(deps, w.table, w.column, {
+      rows: w.rows,
+      avgBytes: w.avgBytes,
+      streams,
+      skipPrefix: undefined,
+      minPages: 1,
+    }),
+  );
   const results: ColumnVerification[] = [];
   const tasks: (() => Promise<void>)[] = [];
-  for (const { table, keys, firstSourceKid, column, avgBytes, rows: before } of work) {
+  for (const [i, { table, keys, firstSourceKid, column, avgBytes, rows: before }] of work.entries()) {
+    const ranges = rangesOf[i] as KeyRange[];
     const { codec, target } = keys;
     const result = emptyVerification(table.name, column);
     result.counted.before = before;
@@ -101,12 +112,6 @@ export async function verifyAll(versions: KeyVersions, passDeps: PassDeps): Prom
       });
       return { verified: rows.length };
     };
-    const ranges = await columnRanges(deps, table, column, {
-      rows: before,
-      avgBytes,
-      streams,
-      skipPrefix: undefined,
-    });
     const columnProgress = { done: 0 };
     let left = ranges.length;
     for (const range of ranges) {
@@ -123,8 +128,17 @@ export async function verifyAll(versions: KeyVersions, passDeps: PassDeps): Prom
       });
     }
   }
+  await options.readAfter;
   await runStreams(tasks, streams, control);
   return results;
+}
+
+/** What {@link checkKeysReachable} counted besides the stranded rows. */
+export interface ReachableCount {
+  /** Rows under a reachable key other than the first: what a pass to the first would move. */
+  readonly underOthers: number;
+  /** Whether every configured column was counted (codecs with a clear-text key id only). */
+  readonly complete: boolean;
 }
 
 /**
@@ -132,31 +146,50 @@ export async function verifyAll(versions: KeyVersions, passDeps: PassDeps): Prom
  * pass, or a promotion, would strand them for good (see StrandedRowsError for how they get there). Only codecs with a clear-text key id can be checked this way (in
  * SQL, without reading values); Fernet rows are checked row by row during the pass instead.
  * @param context what else is known, for the error (the last promotion rekey recorded).
+ * @returns the rows under the other reachable keys, and whether every column could be counted.
  * @throws StrandedRowsError naming the table, column, key ids (public), row counts and the causes.
  */
 export async function checkKeysReachable(
   reachable: readonly string[],
-  deps: PassDeps,
+  passDeps: PassDeps,
   context?: string,
-): Promise<void> {
+): Promise<ReachableCount> {
   const [first, ...rest] = reachable;
-  if (first === undefined) return;
+  if (first === undefined) return { underOthers: 0, complete: false };
+  const { deps } = pacedPass(passDeps);
   const stranded: StrandedRows[] = [];
-  for (const table of await openTables(deps)) {
+  let underOthers = 0;
+  let complete = true;
+  const columns = (await openTables(deps)).flatMap((table) => {
     const { codec, target, sources } = tableKeys(deps.config, table.table, { target: first, sources: rest });
     const prefixLength = codec.sqlPrefix(target)?.length;
-    if (!codec.formatPrefix || !prefixLength) continue;
+    if (!codec.formatPrefix || !prefixLength) {
+      complete = false;
+      return [];
+    }
+    const formatPrefix = codec.formatPrefix;
     const known = new Set([target, ...sources].map((k) => codec.sqlPrefix(k)));
-    for (const column of table.table.columns) {
-      const counts = await retried(deps, () =>
-        table.countByPrefix(column, codec.formatPrefix as string, prefixLength),
-      );
-      for (const [prefix, rows] of counts) {
-        if (!known.has(prefix)) stranded.push({ table: table.name, column, keyId: prefix, rows });
-      }
+    const firstPrefix = codec.sqlPrefix(target);
+    return table.table.columns.map((column) => ({
+      table,
+      column,
+      formatPrefix,
+      prefixLength,
+      known,
+      firstPrefix,
+    }));
+  });
+  const counted = await eachAtOnce(columns, (c) =>
+    retried(deps, () => c.table.countByPrefix(c.column, c.formatPrefix, c.prefixLength)),
+  );
+  for (const [i, c] of columns.entries()) {
+    for (const [prefix, rows] of counted[i] as Map<string, number>) {
+      if (!c.known.has(prefix)) stranded.push({ table: c.table.name, column: c.column, keyId: prefix, rows });
+      else if (prefix !== c.firstPrefix) underOthers += rows;
     }
   }
   if (stranded.length > 0) throw new StrandedRowsError(stranded, context);
+  return { underOthers, complete };
 }
 
 function opens(codec: Codec, text: string, key: DataKey, where: FieldContext): boolean {

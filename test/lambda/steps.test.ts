@@ -358,8 +358,9 @@ describe('testSecret', () => {
     return {
       ...w.db,
       execute: async (sql, params) => {
-        // The full read starts with counts over every value: no SUBSTRING filter, unlike the catch-up.
-        if (!written && sql.startsWith('SELECT COUNT(*)') && !sql.includes('SUBSTRING')) {
+        // The full read's first page: it waits for the catch-up, and reads every value (no SUBSTRING
+        // filter, unlike the catch-up's pages).
+        if (!written && sql.includes(' AS v FROM ') && !sql.includes('SUBSTRING')) {
           written = true;
           const v = codecFor(w.config.codec).encrypt(Buffer.from('app write'), keyOf(secret, w.config), {
             table: 'tokens',

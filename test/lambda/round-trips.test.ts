@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { silentLog } from '../../lambda/log.js';
+import type { SqlResult, SqlRunner, SqlValue } from '../../lambda/ports.js';
+import type { RotationStep } from '../../lambda/rotation-event.js';
+import { runStep } from '../../lambda/steps.js';
+import { fakeClock } from '../support/fake-clock.js';
+import { RK1_SECRET_A, RK1_SECRET_B, rk1Config, SECRET_ARN, seedRk1 } from '../support/fixtures.js';
+import { MemorySecrets } from '../support/memory-secrets.js';
+import { pgliteRunner } from '../support/pglite-runner.js';
+
+const TOKEN = '11111111-2222-4333-8444-555555555555';
+const CALL_MS = 100;
+
+/**
+ * Counts round trips in a row: each statement is one deeper than the deepest that had answered when it
+ * was sent. With every call as slow as the Data API's (100-250 ms), a step lasts about that many calls,
+ * however many statements run side by side.
+ */
+function roundTrips(inner: SqlRunner, clock: ReturnType<typeof fakeClock>) {
+  const state = { answered: 0, deepest: 0, statements: 0, peakInFlight: 0 };
+  let inFlight = 0;
+  const runner: SqlRunner = {
+    ...inner,
+    async execute(sql: string, params?: Readonly<Record<string, SqlValue>>, options?): Promise<SqlResult> {
+      const depth = state.answered + 1;
+      state.deepest = Math.max(state.deepest, depth);
+      state.statements++;
+      state.peakInFlight = Math.max(state.peakInFlight, ++inFlight);
+      try {
+        // A real wait, so that statements sent together are in flight together; on the fake clock, a
+        // call of 100 ms, so that the passes choose the streams they would at that latency.
+        clock.advance(CALL_MS);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        return await inner.execute(sql, params, options);
+      } finally {
+        inFlight--;
+        state.answered = Math.max(state.answered, depth);
+      }
+    },
+  };
+  return { runner, state };
+}
+
+async function rotationAt(pacing?: { maxConcurrentStatements: number }) {
+  const config = rk1Config(pacing ? { pacing: { ...rk1Config().pacing, ...pacing } } : {});
+  const db = await pgliteRunner();
+  await seedRk1(db, config, RK1_SECRET_A, 12);
+  // Unlisted columns the census of the database checks (one statement or more each).
+  for (const name of ['notes', 'drafts', 'labels', 'remarks'])
+    await db.execute(`CREATE TABLE ${name} (id bigint PRIMARY KEY, body text, extra text)`);
+  const secrets = new MemorySecrets(SECRET_ARN);
+  secrets.add(RK1_SECRET_A, ['AWSCURRENT']);
+  secrets.add(RK1_SECRET_B, ['AWSPENDING'], TOKEN);
+  const clock = fakeClock();
+  const step = (name: RotationStep, runner: SqlRunner) =>
+    runStep(
+      { Step: name, SecretId: SECRET_ARN, ClientRequestToken: TOKEN },
+      { secrets, db: runner, clock, log: silentLog, config, deadline: clock.now() + 15 * 60_000 },
+    );
+  return { db, step, clock };
+}
+
+describe('round trips in a row', () => {
+  it('testSecret overlaps its census, catch-up and the full read’s counts: a few calls in a row, not one per statement', async () => {
+    // Enough statements at once that the pacer does not bound the overlap (at 4, the default, 28
+    // statements take at least 7 round trips).
+    const w = await rotationAt({ maxConcurrentStatements: 16 });
+    await w.step('setSecret', w.db);
+    const { runner, state } = roundTrips(w.db, w.clock);
+    await w.step('testSecret', runner);
+    // Three tables, four columns, eight unlisted columns: 28 statements. In a row: the table lookups,
+    // the key-id counts, the full read's pages, its counts after (the census, the full read's counts
+    // before, and the catch-up that had nothing to move, beside them). Before they overlapped: 42
+    // statements, all in a row.
+    assert.ok(state.statements >= 20, `statements: ${state.statements}`);
+    assert.ok(state.deepest <= 4, `round trips in a row: ${state.deepest} of ${state.statements} statements`);
+  });
+
+  it('keeps the passes testSecret runs side by side within pacing.maxConcurrentStatements together', async () => {
+    const w = await rotationAt({ maxConcurrentStatements: 2 });
+    await w.step('setSecret', w.db);
+    const { runner, state } = roundTrips(w.db, w.clock);
+    await w.step('testSecret', runner);
+    assert.ok(state.peakInFlight <= 2, `statements at once: ${state.peakInFlight}`);
+    assert.equal(state.peakInFlight, 2);
+  });
+
+  it('setSecret looks each table up once, not once per pass', async () => {
+    const w = await rotationAt();
+    const lookups: string[] = [];
+    const runner: SqlRunner = {
+      ...w.db,
+      execute: (sql, params, options) => {
+        if (sql.includes('information_schema.columns') && params?.table) lookups.push(String(params.table));
+        return w.db.execute(sql, params, options);
+      },
+    };
+    await w.step('setSecret', runner);
+    assert.deepEqual(lookups.sort(), ['alerts', 'data_sources', 'tokens']);
+  });
+});
