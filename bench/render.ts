@@ -22,7 +22,7 @@ const memory = results.memory ?? (headline ? memoryAdvice(results.runs, headline
 const rejudged: BenchResults = {
   ...results,
   ...(memory ? { memory } : {}),
-  targets: judgeTargets(results.runs, results.pacing ?? []),
+  targets: judgeTargets(results.runs, results.pacing ?? [], results.floors?.crypto),
 };
 const markdown = toMarkdown(rejudged);
 process.stdout.write(markdown);

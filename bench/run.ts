@@ -238,7 +238,7 @@ async function measureAll(
     floors: { ...(crypto ? { crypto } : {}), database },
     pacing,
     ...withMemory(memoryAdvice(runs, headline)),
-    targets: judgeTargets(runs, pacing),
+    targets: judgeTargets(runs, pacing, crypto),
     totalMs: performance.now() - started,
   };
   const markdown = toMarkdown(results);

@@ -99,6 +99,20 @@ describe('the benchmark report', () => {
     assert.equal(judgeTargets([])[0]?.met, 'not measured');
   });
 
+  it('judges the CPU target against the same run’s crypto floor too, where milliseconds depend on the machine', () => {
+    const multiple = (perCpuSec: number) =>
+      judgeTargets(runs, [], {
+        openSealPerSec: perCpuSec,
+        openSealPerCpuSec: perCpuSec,
+        plaintextBytes: 103,
+      }).find((t) => t.target.startsWith('the same, on this machine'));
+    // 15 ms per 1,000 rows at the largest size: 1.34× a floor of 11.2 ms (89k/s), 3.0× one of 5 ms.
+    assert.equal(multiple(89_000)?.met, true);
+    assert.match(multiple(89_000)?.measured ?? '', /1\.34×/);
+    assert.equal(multiple(200_000)?.met, false);
+    assert.equal(judgeTargets(runs, []).find((t) => t.target.startsWith('the same'))?.met, 'not measured');
+  });
+
   it('chooses a memory from the headline run at its largest size', () => {
     const advice = memoryAdvice(runs, parseLatency('100'));
     assert.equal(advice?.rows, 10_000_000);
