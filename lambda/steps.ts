@@ -149,9 +149,15 @@ async function testSecret(ctx: StepContext): Promise<void> {
   // catch-up changes values, never which rows hold one), so they run side by side within the step's
   // one pacer; the full read starts once the catch-up is done. At 100-250 ms a call, round trips in a
   // row were most of a small table's testSecret.
-  const census = checkUnlistedCiphertext(keys, passDeps);
-  const catchUp = catchUpToPending(ctx, keys, passDeps);
-  const reading = verifyAll(keys, { ...passDeps, progress: deps.progress }, { readAfter: catchUp });
+  const censusFailed = new AbortController();
+  const census = checkUnlistedCiphertext(keys, passDeps).catch((error: unknown) => {
+    // The step fails on it whatever the full read finds: stop reading (minutes on a large table).
+    censusFailed.abort();
+    throw error;
+  });
+  const reads = { ...passDeps, signal: censusFailed.signal };
+  const catchUp = catchUpToPending(ctx, keys, reads);
+  const reading = verifyAll(keys, { ...reads, progress: deps.progress }, { readAfter: catchUp });
   const [unlisted, caughtUp, read] = await Promise.allSettled([census, catchUp, reading]);
   // Ciphertext under a staged key in a column the config does not list would be stranded a rotation
   // later: the sampled census of the database (lambda/passes/db-census.ts) fails the step first.

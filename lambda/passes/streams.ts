@@ -60,11 +60,20 @@ export function chooseStreams(latencyMs: number, config: Pick<RekeyConfig, 'pagi
  */
 export function pacedPass(deps: PassDeps): { deps: PassDeps; control: StreamControl } {
   const pacer = deps.pacer ?? new Pacer(deps.config.pacing, deps.clock);
+  const control: StreamControl = { stopped: false, slowestPageMs: 0, pacer };
+  deps.signal?.addEventListener(
+    'abort',
+    () => {
+      control.stopped = true;
+    },
+    { once: true },
+  );
+  if (deps.signal?.aborted) control.stopped = true;
   return {
     // Without the pacer: a pass these deps reach again paces with one of its own instead of waiting on
     // this one inside a statement it already holds a place for.
     deps: { ...deps, db: pacedRunner(deps.db, pacer), pacer: undefined },
-    control: { stopped: false, slowestPageMs: 0, pacer },
+    control,
   };
 }
 
@@ -155,6 +164,9 @@ export async function runStreams(
   const workers = Math.max(1, Math.min(streams, tasks.length));
   await Promise.all(Array.from({ length: workers }, worker));
   const [first] = errors;
+  // Stopped from outside (PassDeps.signal) with no error of its own: the pass did not finish, and must
+  // not return as if it had.
+  if (first === undefined && control.stopped) throw new StreamStoppedError();
   if (first === undefined) return;
   throw errors.find((e) => !(e instanceof NotFinishedError)) ?? first;
 }

@@ -5,7 +5,7 @@ import type { SqlResult, SqlRunner, SqlValue } from '../../lambda/ports.js';
 import type { RotationStep } from '../../lambda/rotation-event.js';
 import { runStep } from '../../lambda/steps.js';
 import { fakeClock } from '../support/fake-clock.js';
-import { RK1_SECRET_A, RK1_SECRET_B, rk1Config, SECRET_ARN, seedRk1 } from '../support/fixtures.js';
+import { keyOf, RK1_SECRET_A, RK1_SECRET_B, rk1Config, SECRET_ARN, seedRk1 } from '../support/fixtures.js';
 import { MemorySecrets } from '../support/memory-secrets.js';
 import { pgliteRunner } from '../support/pglite-runner.js';
 
@@ -42,8 +42,14 @@ function roundTrips(inner: SqlRunner, clock: ReturnType<typeof fakeClock>) {
   return { runner, state };
 }
 
-async function rotationAt(pacing?: { maxConcurrentStatements: number }) {
-  const config = rk1Config(pacing ? { pacing: { ...rk1Config().pacing, ...pacing } } : {});
+async function rotationAt(
+  pacing?: { maxConcurrentStatements: number },
+  paging?: { maxRows: number; maxBytes: number },
+) {
+  const config = rk1Config({
+    ...(pacing ? { pacing: { ...rk1Config().pacing, ...pacing } } : {}),
+    ...(paging ? { paging } : {}),
+  });
   const db = await pgliteRunner();
   await seedRk1(db, config, RK1_SECRET_A, 12);
   // Unlisted columns the census of the database checks (one statement or more each).
@@ -84,6 +90,33 @@ describe('round trips in a row', () => {
     await w.step('testSecret', runner);
     assert.ok(state.peakInFlight <= 2, `statements at once: ${state.peakInFlight}`);
     assert.equal(state.peakInFlight, 2);
+  });
+
+  it('testSecret stops its full read once the census of the database has failed it', async () => {
+    // Two-row pages: the full read of the four columns takes dozens of pages.
+    const w = await rotationAt(undefined, { maxRows: 2, maxBytes: 512 * 1024 });
+    await w.step('setSecret', w.db);
+    let pages = 0;
+    const { runner } = roundTrips(
+      {
+        ...w.db,
+        execute: (sql, params, options) => {
+          if (sql.includes(' AS v FROM ') && !sql.includes('SUBSTRING')) pages++;
+          return w.db.execute(sql, params, options);
+        },
+      },
+      w.clock,
+    );
+    await w.step('testSecret', runner);
+    const whole = pages;
+    pages = 0;
+    // Ciphertext under the pending key in a column the config does not list.
+    await w.db.execute('CREATE TABLE leaks (id bigint PRIMARY KEY, body text)');
+    await w.db.execute('INSERT INTO leaks VALUES (1, :v)', {
+      v: `rk1:${keyOf(RK1_SECRET_B, rk1Config()).kid}:${'A'.repeat(44)}`,
+    });
+    await assert.rejects(w.step('testSecret', runner), { name: 'UnlistedCiphertextError' });
+    assert.ok(pages < whole / 2, `pages of the full read: ${pages} of ${whole}`);
   });
 
   it('setSecret looks each table up once, not once per pass', async () => {
