@@ -5,7 +5,7 @@ import { waitForFleet } from './fleet-gate.js';
 import { checkUnlistedCiphertext } from './passes/db-census.js';
 import { Pacer, pacedRunner } from './passes/pacing.js';
 import type { PassDeps } from './passes/pass-deps.js';
-import { openTables, type ReencryptReport, reencrypt } from './passes/reencrypt.js';
+import { openTablesOnce, type ReencryptReport, reencrypt } from './passes/reencrypt.js';
 import { type ColumnVerification, checkKeysReachable, incompleteRead, verifyAll } from './passes/verify.js';
 import type {
   Clock,
@@ -372,7 +372,7 @@ async function catchUpToPending(ctx: StepContext, keys: KeyVersions, passDeps: P
 function stepPassDeps(ctx: StepContext): PassDeps {
   const base = scanDeps(ctx);
   const pacer = new Pacer(base.config.pacing, base.clock);
-  const tables = openTables({ ...base, db: pacedRunner(base.db, pacer) });
+  const tables = openTablesOnce({ ...base, db: pacedRunner(base.db, pacer) });
   // Each pass awaits the tables and reports a failed lookup itself; this only keeps an early failure
   // from counting as unhandled.
   tables.catch(() => {});

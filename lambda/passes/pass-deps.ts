@@ -27,12 +27,18 @@ export interface PassDeps {
    */
   readonly pacer?: Pacer;
   /** The configured tables as one catalog lookup of the step found them (see TableSql.through). */
-  readonly tables?: Promise<readonly TableSql[]>;
+  readonly tables?: Promise<OpenedTables>;
   /**
    * Stops the pass at its streams' next pages (each awaits its statements in flight first), which then
    * throws rather than return what it had read: a step's other check failed, so the rest is moot.
    */
   readonly signal?: AbortSignal;
+}
+
+/** The configured tables, looked up once for a step, and the quickest lookup's round trip. */
+export interface OpenedTables {
+  readonly tables: readonly TableSql[];
+  readonly latencyMs: number;
 }
 
 /** Shared progress over all columns of a pass: values handled and values to handle. */

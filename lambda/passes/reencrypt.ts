@@ -2,7 +2,7 @@ import type { FieldContext } from '../codecs/types.js';
 import { IncompletePassError, RowTooLargeError, WriteMissedError } from '../errors.js';
 import { asText, type CasWrite, type RowId, type StoredRow, TableSql } from '../sql.js';
 import { type KeyVersions, type TableKeys, tableKeys } from '../table-keys.js';
-import type { PassDeps, PassProgress } from './pass-deps.js';
+import type { OpenedTables, PassDeps, PassProgress } from './pass-deps.js';
 import { forEachInTurns, retried, scanColumn } from './scan.js';
 import {
   chooseStreams,
@@ -54,10 +54,23 @@ export interface ReencryptReport {
  * their statements sent through this pass's runner.
  */
 export async function openTables(deps: PassDeps, latency = { ms: 0 }): Promise<TableSql[]> {
-  if (deps.tables) return (await deps.tables).map((table) => table.through(deps.db));
+  if (deps.tables) {
+    const opened = await deps.tables;
+    // The lookups' round trip is what the streams are chosen by: the passes' counts scan whole
+    // columns, and a million rows' count alone took as long as a 100 ms call.
+    latency.ms = Math.min(latency.ms, opened.latencyMs);
+    return opened.tables.map((table) => table.through(deps.db));
+  }
   return eachAtOnce(deps.config.storedFields, (table) =>
     timed(deps, latency, () => TableSql.open(deps.db, table)),
   );
+}
+
+/** Opens the configured tables for the passes of one step (PassDeps.tables), timing the lookups. */
+export async function openTablesOnce(deps: PassDeps): Promise<OpenedTables> {
+  const latency = { ms: Number.POSITIVE_INFINITY };
+  const tables = await openTables(deps, latency);
+  return { tables, latencyMs: latency.ms };
 }
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { silentLog } from '../../lambda/log.js';
-import type { SqlResult, SqlRunner, SqlValue } from '../../lambda/ports.js';
+import { memoryLog, silentLog } from '../../lambda/log.js';
+import type { Log, SqlResult, SqlRunner, SqlValue } from '../../lambda/ports.js';
 import type { RotationStep } from '../../lambda/rotation-event.js';
 import { runStep } from '../../lambda/steps.js';
 import { fakeClock } from '../support/fake-clock.js';
@@ -59,10 +59,10 @@ async function rotationAt(
   secrets.add(RK1_SECRET_A, ['AWSCURRENT']);
   secrets.add(RK1_SECRET_B, ['AWSPENDING'], TOKEN);
   const clock = fakeClock();
-  const step = (name: RotationStep, runner: SqlRunner) =>
+  const step = (name: RotationStep, runner: SqlRunner, log: Log = silentLog) =>
     runStep(
       { Step: name, SecretId: SECRET_ARN, ClientRequestToken: TOKEN },
-      { secrets, db: runner, clock, log: silentLog, config, deadline: clock.now() + 15 * 60_000 },
+      { secrets, db: runner, clock, log, config, deadline: clock.now() + 15 * 60_000 },
     );
   return { db, step, clock };
 }
@@ -117,6 +117,24 @@ describe('round trips in a row', () => {
     });
     await assert.rejects(w.step('testSecret', runner), { name: 'UnlistedCiphertextError' });
     assert.ok(pages < whole / 2, `pages of the full read: ${pages} of ${whole}`);
+  });
+
+  it('chooses streams by the lookups’ round trip, not by counts that scan whole columns', async () => {
+    // Fast calls (1 ms), and counts as slow as a large table's: one stream, as at 0 ms.
+    const w = await rotationAt();
+    const runner: SqlRunner = {
+      ...w.db,
+      execute: (sql, params, options) => {
+        w.clock.advance(sql.startsWith('SELECT COUNT(*)') ? 200 : 1);
+        return w.db.execute(sql, params, options);
+      },
+    };
+    const log = memoryLog();
+    await w.step('setSecret', runner, log);
+    assert.deepEqual(
+      log.entries.filter((e) => e.message === 'streams'),
+      [],
+    );
   });
 
   it('setSecret looks each table up once, not once per pass', async () => {
