@@ -24,10 +24,19 @@ export interface AppLoopJob {
   readonly maxMs: number;
 }
 
+/**
+ * The app's three queries: a read of one rotated row, a 10-row list and a one-row update. Timed apart
+ * because they wait on different things during a rotation (a commit waits for its WAL flush behind
+ * rekey's large UPDATE statements; a read does not).
+ */
+export type AppQueryKind = 'read' | 'list' | 'update';
+
 /** Every query's start (ms since the epoch) and duration, in the order they ended. */
 export interface AppLoopSamples {
   readonly startedAt: number[];
   readonly ms: number[];
+  /** Each query's kind (absent in older results). */
+  readonly kinds?: AppQueryKind[];
   readonly errors: number;
   /** The first error's message (SQL errors name no secret: the app's values are plain test data). */
   readonly firstError?: string;
@@ -40,9 +49,10 @@ const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const first = await lines.next();
 const job = JSON.parse(String(first.value)) as AppLoopJob;
 let stopping = false;
-const samples: AppLoopSamples & { errors: number; firstError?: string } = {
+const samples: AppLoopSamples & { kinds: AppQueryKind[]; errors: number; firstError?: string } = {
   startedAt: [],
   ms: [],
+  kinds: [],
   errors: 0,
 };
 
@@ -54,12 +64,13 @@ const clients = await Promise.all(
   }),
 );
 
-async function timed(client: pg.Client, sql: string, params: unknown[]): Promise<void> {
+async function timed(client: pg.Client, kind: AppQueryKind, sql: string, params: unknown[]): Promise<void> {
   const started = now();
   try {
     await client.query(sql, params);
     samples.startedAt.push(started);
     samples.ms.push(now() - started);
+    samples.kinds.push(kind);
   } catch (error) {
     samples.errors++;
     samples.firstError ??= (error as Error).message;
@@ -76,11 +87,14 @@ async function run(client: pg.Client, index: number): Promise<void> {
     return ((x >>> 0) % n) + 1;
   };
   while (!stopping) {
-    await timed(client, `SELECT payload FROM ${job.readTable} WHERE id = $1`, [next(job.readRows)]);
-    await timed(client, `SELECT id, note FROM ${job.appTable} WHERE account = $1 ORDER BY id DESC LIMIT 10`, [
-      next(100),
-    ]);
-    await timed(client, `UPDATE ${job.appTable} SET note = $2, updated_at = now() WHERE id = $1`, [
+    await timed(client, 'read', `SELECT payload FROM ${job.readTable} WHERE id = $1`, [next(job.readRows)]);
+    await timed(
+      client,
+      'list',
+      `SELECT id, note FROM ${job.appTable} WHERE account = $1 ORDER BY id DESC LIMIT 10`,
+      [next(100)],
+    );
+    await timed(client, 'update', `UPDATE ${job.appTable} SET note = $2, updated_at = now() WHERE id = $1`, [
       next(job.appRows),
       `seen ${Date.now()}`,
     ]);

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import pg from 'pg';
-import type { AppLoopJob, AppLoopSamples } from './app-loop-worker.js';
+import type { AppLoopJob, AppLoopSamples, AppQueryKind } from './app-loop-worker.js';
 import { BENCH_SCHEMA, BENCH_TABLE } from './seed.js';
 
 /** The sibling table the app writes. */
@@ -14,6 +14,8 @@ const APP_ROWS = 10_000;
 
 /** A running app-load process. */
 export interface AppLoop {
+  /** Its process id, for reading its priority. */
+  readonly pid: number | undefined;
   /** Stops it and hands back every query it timed. */
   stop(): Promise<AppLoopSamples>;
 }
@@ -24,6 +26,8 @@ export interface AppLatency {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly maxMs: number;
+  /** The same per query kind (absent when the samples carry no kinds). */
+  readonly byKind?: Readonly<Record<AppQueryKind, Omit<AppLatency, 'byKind'>>>;
 }
 
 /**
@@ -95,6 +99,7 @@ export function startAppLoop(options: {
       if (line !== 'ready') return;
       onLine = undefined;
       resolve({
+        pid: child.pid,
         stop: () =>
           new Promise<AppLoopSamples>((done, fail) => {
             onLine = (result) => done(JSON.parse(result) as AppLoopSamples);
@@ -107,12 +112,21 @@ export function startAppLoop(options: {
   });
 }
 
-/** p50, p99 and max of the queries that started in [from, to) (ms since the epoch). */
+/** p50, p99 and max of the queries that started in [from, to) (ms since the epoch), also per kind. */
 export function appLatency(samples: AppLoopSamples, from: number, to: number): AppLatency {
-  const ms = samples.ms.filter((_, i) => {
+  const inWindow = (i: number) => {
     const t = samples.startedAt[i] ?? 0;
     return t >= from && t < to;
-  });
+  };
+  const all = percentiles(samples.ms.filter((_, i) => inWindow(i)));
+  const kinds = samples.kinds;
+  if (!kinds) return all;
+  const of = (kind: AppQueryKind) =>
+    percentiles(samples.ms.filter((_, i) => inWindow(i) && kinds[i] === kind));
+  return { ...all, byKind: { read: of('read'), list: of('list'), update: of('update') } };
+}
+
+function percentiles(ms: number[]): Omit<AppLatency, 'byKind'> {
   ms.sort((a, b) => a - b);
   const at = (q: number) => ms[Math.min(ms.length - 1, Math.max(0, Math.ceil(q * ms.length) - 1))] ?? 0;
   return { queries: ms.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: ms.at(-1) ?? 0 };

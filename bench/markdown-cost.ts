@@ -4,6 +4,7 @@
  */
 import { CANDIDATE_MEMORIES_MB, DEPLOYED_MEMORY_MB, project } from './lambda-cost.js';
 import { mb, num, secs, times } from './markdown-format.js';
+import type { PacingRunResult } from './pacing-run.js';
 import {
   type BenchResults,
   formatRows,
@@ -68,8 +69,14 @@ export function pacingTable(r: BenchResults): string[] {
   const runs = r.pacing ?? [];
   if (runs.length === 0) return [];
   const first = runs[0] as PacingResult;
+  // Older results files carry no priorities: their runs shared the cores at one priority.
+  const priorities = (first as Partial<PacingRunResult>).priorities;
+  const sharing =
+    priorities && priorities.bench > (priorities.app ?? 0)
+      ? `On this machine the app, the Lambda process, the local Data API and PostgreSQL share two cores; the bench's process (the local Data API) and the Lambda processes it starts ran at nice ${priorities.bench}, the app and PostgreSQL at their normal priority (the app at ${priorities.app ?? 0}), because on AWS the Lambda and the Data API run on other machines and the app competes only with PostgreSQL's own work for rekey's statements; here they still take whatever CPU the app and PostgreSQL leave.`
+      : "On this machine the app, the Lambda process, the local Data API and PostgreSQL share two cores, so the app also feels the rotation's CPU, which on AWS runs elsewhere.";
   const out = [
-    `An app beside the rotation (bench/app-loop-worker.ts): ${first.appClients} connections straight to PostgreSQL, each repeating a read of one rotated row by id, a 10-row list and a one-row update of its own table, then a pause; timed alone for ${secs(first.quietMs)} just before the rotation, then during it. On this machine the app, the Lambda process, the local Data API and PostgreSQL share two cores, so the app also feels the rotation's CPU, which on AWS runs elsewhere.`,
+    `An app beside the rotation (bench/app-loop-worker.ts): ${first.appClients} connections straight to PostgreSQL, each repeating a read of one rotated row by id, a 10-row list and a one-row update of its own table, then a pause; timed alone for ${secs(first.quietMs)} just before the rotation, then during it. ${sharing}`,
     '',
     '| pacing | rows | latency | setSecret | rows/s | app p50 / p99, no rotation | during setSecret | p99 ratio | during the whole rotation | app queries (errors) |',
     '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
@@ -83,6 +90,15 @@ export function pacingTable(r: BenchResults): string[] {
         ? `| ${name} | ${num(p.run.rows)} | ${latencyLabel(p.run)} | failed: ${p.run.failure ?? 'no report'} | | ${pair(p.quiet)} | | | | |`
         : `| ${name} | ${num(p.run.rows)} | ${latencyLabel(p.run)} | ${secs(s.ms)} | ${num(s.rowsPerSec)} | ${pair(p.quiet)} | ${pair(p.duringSetSecret)} | ${times(p.duringSetSecret.p99Ms / Math.max(p.quiet.p99Ms, 1e-9))} | ${pair(p.duringRotation)} | ${num(p.quiet.queries + p.duringRotation.queries)} (${p.appErrors}) |`,
     );
+  }
+  const byKind = runs.filter((p) => p.quiet.byKind && p.duringSetSecret.byKind);
+  if (byKind.length) out.push('', 'App p99 per query, no rotation → during setSecret:', '');
+  for (const p of byKind) {
+    const kinds = (['read', 'list', 'update'] as const).map(
+      (k) =>
+        `${k} ${num(p.quiet.byKind?.[k].p99Ms ?? 0, 1)} → ${num(p.duringSetSecret.byKind?.[k].p99Ms ?? 0, 1)} ms`,
+    );
+    out.push(`- ${p.run.pacing?.name ?? 'default'}: ${kinds.join(', ')}`);
   }
   return out;
 }

@@ -259,13 +259,17 @@ export function judgeTargets(
   );
 
   const paced = pacing.filter((p) => p.run.ok && p.run.pacing?.name === 'default');
+  // Every app run times the same app alone first; their p99s alone have differed twofold within one
+  // run (writeback, the VM's neighbours), so the ratio is taken against the lowest of them: a noisy
+  // window alone must not pass a rotation that doubles the app's p99 against a quiet one.
+  const quietP99 = Math.min(...pacing.filter((p) => p.run.ok).map((p) => p.quiet.p99Ms));
   judged(
     "with the default pacing, the app's p99 during setSecret at most 1.25× its p99 with no rotation",
     paced.map(
       (p) =>
-        `${num(p.duringSetSecret.p99Ms, 1)} ms against ${num(p.quiet.p99Ms, 1)} ms (${num(p.duringSetSecret.p99Ms / Math.max(p.quiet.p99Ms, 1e-9), 2)}×) at ${num(p.run.setSecret?.rowsPerSec ?? 0)} rows/s, ${formatRows(p.run.rows)} rows at ${latencyLabel(p.run)}`,
+        `${num(p.duringSetSecret.p99Ms, 1)} ms against ${num(quietP99, 1)} ms, the lowest p99 alone of the run's app runs (${num(p.duringSetSecret.p99Ms / Math.max(quietP99, 1e-9), 2)}×; this run's own alone: ${num(p.quiet.p99Ms, 1)} ms) at ${num(p.run.setSecret?.rowsPerSec ?? 0)} rows/s, ${formatRows(p.run.rows)} rows at ${latencyLabel(p.run)}`,
     ),
-    paced.length ? paced.every((p) => p.duringSetSecret.p99Ms <= 1.25 * p.quiet.p99Ms) : undefined,
+    paced.length ? paced.every((p) => p.duringSetSecret.p99Ms <= 1.25 * quietP99) : undefined,
   );
 
   const rss = all.map((r) => r.setSecret?.peakRssKb ?? 0);

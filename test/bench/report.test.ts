@@ -99,6 +99,20 @@ describe('the benchmark report', () => {
     assert.equal(judgeTargets([])[0]?.met, 'not measured');
   });
 
+  it("judges the app's p99 against the quietest of the run's windows alone, not a noisy one", () => {
+    const quieter: PacingResult = {
+      ...pacing,
+      run: { ...pacing.run, pacing: { name: 'off', applied: true } },
+      quiet: { ...pacing.quiet, p99Ms: 4 },
+    };
+    const target = judgeTargets(runs, [pacing, quieter]).find((t) =>
+      t.target.startsWith('with the default pacing'),
+    );
+    // 9 ms during the default run: 1.13× its own 8 ms alone, 2.25× the other run's 4 ms.
+    assert.equal(target?.met, false);
+    assert.match(target?.measured ?? '', /2\.25×/);
+  });
+
   it('judges the CPU target against the same run’s crypto floor too, where milliseconds depend on the machine', () => {
     const multiple = (perCpuSec: number) =>
       judgeTargets(runs, [], {
