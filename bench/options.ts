@@ -34,6 +34,8 @@ export interface BenchOptions {
   readonly skip: ReadonlySet<string>;
   /** Overrides `paging.maxBytes`. */
   readonly pageBytes: number | undefined;
+  /** Sets `paging.streams` (a fixed number of streams, whatever the latency). */
+  readonly streams: number | undefined;
   /** NODE_OPTIONS for the step processes (to try V8 heap flags). */
   readonly nodeOptions: string | undefined;
   /** Records a CPU profile of this step in each rekey run (e.g. `setSecret`). */
@@ -70,6 +72,8 @@ const USAGE = `npm run bench -- [options]
   --baseline-rows N      rows the row-by-row baseline re-encrypts for real (default 2000; quick 200)
   --page-rows N          paging.maxRows for the Lambda's config (default: the config's default)
   --page-bytes N         paging.maxBytes (default: the config's default; at most 900 KiB)
+  --streams N            paging.streams: this many streams whatever the latency (default: chosen
+                         from the latency, lambda/passes/streams.ts)
   --node-options FLAGS   NODE_OPTIONS for the step processes instead of the deployed function's
                          (lib/rotation-process.ts)
   --skip a,b             leave out: ${SKIPPABLE.join(', ')}
@@ -106,6 +110,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       profile: { type: 'string' },
       'node-options': { type: 'string' },
       'page-bytes': { type: 'string' },
+      streams: { type: 'string' },
       out: { type: 'string' },
       label: { type: 'string' },
       'no-write': { type: 'boolean', default: false },
@@ -161,6 +166,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     profileStep: values.profile,
     nodeOptions: values['node-options'],
     pageBytes: values['page-bytes'] === undefined ? undefined : count('--page-bytes', values['page-bytes']),
+    streams: values.streams === undefined ? undefined : count('--streams', values.streams),
     outDir: values.out ?? 'bench/results',
     label: values.label ?? (quick ? 'quick' : undefined),
     write: !(values['no-write'] ?? false),

@@ -20,6 +20,7 @@ export interface RotationRunnerOptions {
   readonly latencySeed: number;
   readonly pageRows: number | undefined;
   readonly pageBytes: number | undefined;
+  readonly streams: number | undefined;
   /** The step processes' settings (the deployed function's, or --node-options). */
   readonly processEnv: Readonly<Record<string, string>>;
   readonly profile: RotationRunOptions['profile'];
@@ -33,7 +34,7 @@ export type Rotate = (
   rows: number,
   latency: BenchLatency,
   prepare: () => Promise<number>,
-  run: Omit<RotationRunOptions, 'latency' | 'pageRows' | 'pageBytes' | 'profile'>,
+  run: Omit<RotationRunOptions, 'latency' | 'pageRows' | 'pageBytes' | 'streams' | 'profile'>,
 ) => Promise<RunResult>;
 
 /** A {@link Rotate} with the run's shared settings. */
@@ -46,6 +47,7 @@ export function rotationRunner(shared: RotationRunnerOptions): Rotate {
       latency: latencySpec(latency, shared.latencySeed),
       pageRows: shared.pageRows,
       pageBytes: shared.pageBytes,
+      streams: shared.streams,
       env: { ...run.env, ...shared.processEnv },
       profile: shared.profile,
     });

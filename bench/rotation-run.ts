@@ -64,6 +64,7 @@ export interface RotationRunOptions {
   readonly env?: Readonly<Record<string, string>>;
   readonly pageRows?: number | undefined;
   readonly pageBytes?: number | undefined;
+  readonly streams?: number | undefined;
   /** CPU-profile this step into `dir`. */
   readonly profile?: { readonly step: string; readonly dir: string } | undefined;
 }
@@ -71,7 +72,11 @@ export interface RotationRunOptions {
 /** The config rekey runs with in the benchmark: one rk1 table of the benchmark's schema. */
 export function benchConfig(
   dataApi: RekeyConfigInput['dataApi'],
-  paging: { readonly rows?: number | undefined; readonly bytes?: number | undefined } = {},
+  paging: {
+    readonly rows?: number | undefined;
+    readonly bytes?: number | undefined;
+    readonly streams?: number | undefined;
+  } = {},
   pacing?: Readonly<Record<string, unknown>>,
 ): RekeyConfigInput {
   return {
@@ -91,12 +96,13 @@ export function benchConfig(
     })),
     dataApi,
     // Only the fields asked for: the others keep the config's defaults, whatever they are by then.
-    ...(paging.rows === undefined && paging.bytes === undefined
+    ...(paging.rows === undefined && paging.bytes === undefined && paging.streams === undefined
       ? {}
       : {
           paging: {
             ...(paging.rows === undefined ? {} : { maxRows: paging.rows }),
             ...(paging.bytes === undefined ? {} : { maxBytes: paging.bytes }),
+            ...(paging.streams === undefined ? {} : { streams: paging.streams }),
           },
         }),
   };
@@ -124,7 +130,7 @@ export async function measureRotation(options: RotationRunOptions): Promise<Rota
       (p) =>
         benchConfig(
           { ...local.dataApiTarget, engine: 'postgres' },
-          { rows: options.pageRows, bytes: options.pageBytes },
+          { rows: options.pageRows, bytes: options.pageBytes, streams: options.streams },
           p,
         ),
       options.pacing,
