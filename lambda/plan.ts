@@ -24,7 +24,7 @@ import {
 } from './passes/db-census.js';
 import type { PassDeps } from './passes/pass-deps.js';
 import { pageRowsFor, retried } from './passes/scan.js';
-import { chooseStreams } from './passes/streams.js';
+import { chooseStreams, type PassKind } from './passes/streams.js';
 import { type ColumnStats, TableSql } from './sql.js';
 
 /**
@@ -271,7 +271,10 @@ export async function planRotation(
     sampleRows: options.sampleRows ?? DEFAULT_CENSUS_SAMPLE_ROWS,
   });
   const latencyMs = options.latencyMs ?? DEFAULT_LATENCY_MS;
-  const steps = stepPlans(opened, passes, census, latencyMs, chooseStreams(latencyMs, config));
+  const steps = stepPlans(opened, passes, census, latencyMs, {
+    write: chooseStreams(latencyMs, config, 'write'),
+    read: chooseStreams(latencyMs, config, 'read'),
+  });
   const budgetMs = LAMBDA_TIMEOUT_MS - config.safetyMarginMs;
   const invocations = {
     budgetMs,
@@ -378,7 +381,7 @@ function columnPlan(
  * key ids (an aggregate per rk1 column) then re-encrypts (a count per column, pages); testSecret checks
  * key ids, catches up (nothing to read when every column is rk1 and the key-id count found every row
  * under the pending key; else a count per column and its pages), then verifies (counts before and
- * after, pages); finishSecret checks key ids once more. createSecret runs no SQL. Retries, the key
+ * after, where the first pages end when it runs several streams, pages); finishSecret checks key ids once more. createSecret runs no SQL. Retries, the key
  * ranges' boundary lookups and rows the app changes meanwhile add calls.
  */
 function stepPlans(
@@ -386,16 +389,16 @@ function stepPlans(
   passes: readonly ColumnPlan[],
   census: DatabaseCensus,
   latencyMs: number,
-  /** The streams the passes run at that latency: their round trips overlap. */
-  streams: number,
+  /** The streams each kind of pass runs at that latency: their round trips overlap. */
+  streams: Readonly<Record<PassKind, number>>,
 ): RotationPlan['steps'] {
   const tables = opened.length;
   const cols = passes.length;
   const prefixed = passes.filter((p) => codecFor(p.codec).formatPrefix !== undefined).length;
   const sum = (pick: (p: ColumnPlan) => number) => passes.reduce((s, p) => s + pick(p), 0);
-  const step = (calls: Omit<StepCalls, 'total'>, rows: number, workMs: number): StepPlan => {
+  const step = (pass: PassKind, calls: Omit<StepCalls, 'total'>, rows: number, workMs: number): StepPlan => {
     const total = calls.catalog + calls.counts + calls.reads + calls.writes + calls.census;
-    const callMs = Math.round((total * latencyMs) / streams);
+    const callMs = Math.round((total * latencyMs) / streams[pass]);
     return {
       calls: { ...calls, total },
       rows,
@@ -410,6 +413,7 @@ function stepPlans(
   const censusCalls = 1 + census.checked + census.fernetColumns;
   return {
     setSecret: step(
+      'write',
       {
         catalog: tables,
         counts: prefixed + cols,
@@ -421,9 +425,11 @@ function stepPlans(
       rewritten * REENCRYPT_MS_PER_ROW + (setRead - rewritten) * READ_MS_PER_ROW,
     ),
     testSecret: step(
+      'read',
       {
         catalog: tables,
-        counts: prefixed + 2 * cols + (catchUpSkipped ? 0 : cols),
+        // With more than one stream, the full read asks where each column's first pages end beside its count.
+        counts: prefixed + 2 * cols + (catchUpSkipped ? 0 : cols) + (streams.read > 1 ? cols : 0),
         reads: sum((p) => (catchUpSkipped ? 0 : p.testSecret.catchUpReads) + p.testSecret.verifyReads),
         writes: 0,
         census: censusCalls,
@@ -431,7 +437,7 @@ function stepPlans(
       testRead,
       testRead * READ_MS_PER_ROW,
     ),
-    finishSecret: step({ catalog: tables, counts: prefixed, reads: 0, writes: 0, census: 0 }, 0, 0),
+    finishSecret: step('read', { catalog: tables, counts: prefixed, reads: 0, writes: 0, census: 0 }, 0, 0),
   };
 }
 

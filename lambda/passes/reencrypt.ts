@@ -103,7 +103,7 @@ export async function reencrypt(plan: ReencryptPlan, passDeps: PassDeps): Promis
   }
   const total = work.reduce((sum, w) => sum + w.rows, 0);
   const progress = { done: 0, total };
-  const streams = chooseStreams(latency.ms, deps.config);
+  const streams = chooseStreams(latency.ms, deps.config, 'write');
   const columns: ColumnReport[] = [];
   const tasks: (() => Promise<void>)[] = [];
   const rangesOf = await eachAtOnce(work, (w) =>

@@ -36,6 +36,11 @@ export async function scanColumn(
     columnProgress?: { done: number };
     /** Shared with the pass's other streams: stop when one failed, the slowest page, the pacer. */
     control?: StreamControl;
+    /**
+     * Called once the range's last page has come back, before `onPage` handles it: whatever the
+     * database answers from then on comes after every page of the range was read.
+     */
+    onLastRead?: () => void;
   },
   onPage: (rows: readonly StoredRow[], after: RowId | undefined) => Promise<Record<string, number>>,
 ): Promise<void> {
@@ -82,8 +87,9 @@ export async function scanColumn(
         continue;
       }
       ahead = undefined;
-      if (rows.length === 0) return;
       const more = rows.length >= limit;
+      if (!more) options.onLastRead?.();
+      if (rows.length === 0) return;
       const last = (rows[rows.length - 1] as StoredRow).id;
       const pageBytes = rows.reduce(
         (sum, r) => sum + (typeof r.value === 'string' ? r.value.length : r.value.byteLength),
@@ -132,8 +138,13 @@ export function pageRowsFor(
   config: Pick<RekeyConfig, 'paging'>,
 ): number {
   const { maxRows, maxBytes } = config.paging;
-  const overhead = binary ? 1.4 : 1.1;
-  return Math.max(1, Math.min(maxRows, Math.floor(maxBytes / (bytesPerRow * overhead + 64))));
+  const { perByte, perRow } = answerBytes(binary);
+  return Math.max(1, Math.min(maxRows, Math.floor(maxBytes / (bytesPerRow * perByte + perRow))));
+}
+
+/** What a row costs in the Data API's answer: base64 for blobs, JSON quoting for text, and the id. */
+export function answerBytes(binary: boolean): { perByte: number; perRow: number } {
+  return { perByte: binary ? 1.4 : 1.1, perRow: 64 };
 }
 
 /** Rows handled between two turns of the event loop while a page is worked on in memory. */

@@ -6,13 +6,21 @@ import type { PassDeps } from './pass-deps.js';
 import { pageRowsFor, retried } from './scan.js';
 
 /**
- * A call's latency that one more stream hides: about the CPU time of one page's crypto (a few
- * thousand values at ~20-35 µs each is 80-140 ms; 25 ms leaves room for less CPU than that). A stream
- * waits for its read or write unless its page's crypto takes as long as a call, so at 0-25 ms one
- * stream keeps the CPU busy, at 100 ms four do, at 250 ms ten (bounded by `paging.maxStreams`). Extra
- * streams cost memory (three pages each) and are held to `pacing.maxConcurrentStatements` anyway.
+ * A call's latency that one more stream hides, by the kind of pass: about the CPU time of one page's
+ * work. A stream waits for its read or write unless its page's work takes as long as a call.
+ * - A read pass (the full read) only opens values: a few thousand at ~20-35 µs each, 50-100 ms a
+ *   page; 25 ms leaves room for less CPU than that, so at 100 ms four streams read, at 250 ms eight.
+ * - A write pass opens and seals (about twice the CPU a page), and each stream holds three pages in
+ *   memory (read ahead, worked on, written behind), so it takes fewer: measured at 1M rows on the
+ *   benchmark's 2-vCPU VM (`npm run bench -- --sizes 1m --latency 100 --streams N`), setSecret ran
+ *   12,929 rows/s on one stream, 19,963 on two and 19,484 on four at 100 ms, 15,997 on three and
+ *   15,817 on eight at 250 ms, while its peak RSS rose from 127 to 146 to 166 MiB (one, two, four).
+ *   At 80 ms a stream, 100 ms takes two and 250 ms four.
  */
-const LATENCY_PER_STREAM_MS = 25;
+const LATENCY_PER_STREAM_MS = { read: 25, write: 80 } as const;
+
+/** What a pass does with the values it reads: only check them (read) or rewrite them (write). */
+export type PassKind = keyof typeof LATENCY_PER_STREAM_MS;
 
 /**
  * Streams at most, unless `paging.maxStreams` says otherwise: enough to hide a call of 200 ms behind
@@ -47,10 +55,17 @@ export class StreamStoppedError extends Error {
   }
 }
 
-/** How many streams hide a call of `latencyMs`, within `paging.maxStreams` (or `paging.streams`, fixed). */
-export function chooseStreams(latencyMs: number, config: Pick<RekeyConfig, 'paging'>): number {
+/**
+ * How many streams of a `pass` hide a call of `latencyMs`, within `paging.maxStreams` (or
+ * `paging.streams`, fixed).
+ */
+export function chooseStreams(
+  latencyMs: number,
+  config: Pick<RekeyConfig, 'paging'>,
+  pass: PassKind,
+): number {
   if (config.paging.streams !== undefined) return config.paging.streams;
-  const wanted = Math.ceil(Math.max(0, latencyMs) / LATENCY_PER_STREAM_MS);
+  const wanted = Math.ceil(Math.max(0, latencyMs) / LATENCY_PER_STREAM_MS[pass]);
   return Math.max(1, Math.min(config.paging.maxStreams ?? DEFAULT_MAX_STREAMS, wanted));
 }
 
@@ -94,6 +109,11 @@ export async function keyRanges(
   const ids = await retried(deps, () =>
     table.boundaries(column, { every, limit: options.ranges - 1, skipPrefix: options.skipPrefix }),
   );
+  return rangesBetween(ids);
+}
+
+/** The key ranges that boundary ids in ascending order cut a column into, open below and above. */
+export function rangesBetween(ids: readonly RowId[]): KeyRange[] {
   const ranges: KeyRange[] = [];
   let after: RowId | undefined;
   for (const id of ids) {
@@ -105,8 +125,8 @@ export async function keyRanges(
 }
 
 /**
- * A column's key ranges for a pass with `streams` streams: one per stream, none smaller than two of
- * the pages the pass reads for values of `avgBytes`.
+ * A column's key ranges for a pass with `streams` streams: one per stream, none smaller than
+ * `minPages` of the pages the pass reads for values of `avgBytes`.
  */
 export function columnRanges(
   deps: PassDeps,

@@ -1,11 +1,19 @@
 import type { Codec, DataKey, FieldContext } from '../codecs/types.js';
 import { type StrandedRows, StrandedRowsError } from '../errors.js';
-import { asText, type RowId, type StoredRow } from '../sql.js';
+import { asText, type RowId, type StoredRow, type TableSql } from '../sql.js';
 import { type KeyVersions, tableKeys } from '../table-keys.js';
 import type { PassDeps } from './pass-deps.js';
-import { openTables, timed } from './reencrypt.js';
-import { forEachInTurns, retried, scanColumn } from './scan.js';
-import { chooseStreams, columnRanges, eachAtOnce, type KeyRange, pacedPass, runStreams } from './streams.js';
+import { openTables } from './reencrypt.js';
+import { answerBytes, forEachInTurns, retried, scanColumn } from './scan.js';
+import {
+  chooseStreams,
+  columnRanges,
+  eachAtOnce,
+  type KeyRange,
+  pacedPass,
+  rangesBetween,
+  runStreams,
+} from './streams.js';
 
 const REPORTED_IDS = 20;
 
@@ -61,22 +69,31 @@ export async function verifyAll(
         : tableKeys(deps.config, table.table, { target: first, sources: [] }).target.kid;
     return table.table.columns.map((column) => ({ table, keys, firstSourceKid, column }));
   });
+  // Chosen by the lookups' round trip: the counts scan whole columns (see openTables).
+  const streams = chooseStreams(latency.ms, deps.config, 'read');
   const work = await eachAtOnce(configured, async (c) => {
-    const stats = await timed(deps, latency, () => c.table.stats(c.column));
-    return { ...c, avgBytes: stats.avgBytes, rows: stats.rows };
+    // Beside the count, while the column's size is unknown: where its first pages would end, so that
+    // a column of up to a few dozen pages is split into ranges without another round trip.
+    const counted = retried(deps, () => c.table.stats(c.column));
+    const ends =
+      streams > 1 ? retried(deps, () => firstPageEnds(c.table, c.column, streams, deps)) : undefined;
+    await Promise.allSettled([counted, ends]);
+    const stats = await counted;
+    return { ...c, avgBytes: stats.avgBytes, rows: stats.rows, pageEnds: await ends };
   });
   const total = work.reduce((sum, w) => sum + w.rows, 0);
   const progress = { done: 0, total };
-  const streams = chooseStreams(latency.ms, deps.config);
-  const rangesOf = await eachAtOnce(work, (w) =>
-    columnRanges(deps, w.table, w.column, {
+  const rangesOf = await eachAtOnce(work, async (w) => {
+    const known = w.pageEnds && rangesOfPages(w.pageEnds, streams);
+    if (known) return known;
+    return columnRanges(deps, w.table, w.column, {
       rows: w.rows,
       avgBytes: w.avgBytes,
       streams,
       skipPrefix: undefined,
       minPages: 1,
-    }),
-  );
+    });
+  });
   const results: ColumnVerification[] = [];
   const tasks: (() => Promise<void>)[] = [];
   for (const [i, { table, keys, firstSourceKid, column, avgBytes, rows: before }] of work.entries()) {
@@ -113,24 +130,80 @@ export async function verifyAll(
       return { verified: rows.length };
     };
     const columnProgress = { done: 0 };
+    // Counted again once every range of the column has been read, while its last pages are still
+    // being checked: the count then comes after every read, and the read must lie between the two.
+    let unread = ranges.length;
     let left = ranges.length;
+    let countAfter: Promise<number> | undefined;
+    const onLastRead = () => {
+      if (--unread > 0) return;
+      countAfter = retried(deps, () => table.stats(column)).then((s) => s.rows);
+      countAfter.catch(() => {});
+    };
     for (const range of ranges) {
       tasks.push(async () => {
-        await scanColumn(
-          deps,
-          table,
-          column,
-          { avgBytes, skipPrefix: undefined, progress, columnRows: before, range, columnProgress, control },
-          classify,
-        );
-        // Counted again once all of the column's ranges are read: the read must lie between the two.
-        if (--left === 0) result.counted.after = (await retried(deps, () => table.stats(column))).rows;
+        const options = {
+          avgBytes,
+          skipPrefix: undefined,
+          progress,
+          columnRows: before,
+          range,
+          columnProgress,
+        };
+        try {
+          await scanColumn(deps, table, column, { ...options, control, onLastRead }, classify);
+        } finally {
+          // Also when the check of a last page failed: the pass leaves no statement in flight.
+          await countAfter?.catch(() => {});
+        }
+        if (--left === 0) result.counted.after = await (countAfter as Promise<number>);
       });
     }
   }
   await options.readAfter;
   await runStreams(tasks, streams, control);
   return results;
+}
+
+/**
+ * A page's share of the Data API's answer that {@link firstPageEnds} fills: a range's values may run
+ * larger than the column's average, from which the read sizes its pages; in 90% of one they still fit.
+ */
+const PAGE_FILL = 0.9;
+
+/**
+ * Pages per stream whose ends the full read asks for beside the count: a column of up to this many
+ * pages a stream (about 8 × 2,800 rows of 200 bytes a stream) needs no boundaries query after it;
+ * on a larger column the query stops after that many pages' rows.
+ */
+const ENDS_PER_STREAM = 8;
+
+/** Where the column's first pages would end, as the full read sizes them. */
+function firstPageEnds(table: TableSql, column: string, streams: number, deps: PassDeps): Promise<RowId[]> {
+  const { maxBytes, maxRows } = deps.config.paging;
+  const weight = PAGE_FILL * maxBytes;
+  return table.pageEnds(column, {
+    ...answerBytes(table.isBinary(column)),
+    weight,
+    minPerRow: maxBytes / maxRows,
+    limit: streams * ENDS_PER_STREAM,
+  });
+}
+
+/**
+ * A column's ranges from the ends of all its pages, one per stream of consecutive pages about equal
+ * in number; `undefined` when the ends may not be all of them (as many came back as were asked for).
+ */
+export function rangesOfPages(ends: readonly RowId[], streams: number): KeyRange[] | undefined {
+  if (ends.length >= streams * ENDS_PER_STREAM) return undefined;
+  const pages = ends.length + 1;
+  const ranges = Math.min(streams, pages);
+  // The range i ends where page ⌊(i + 1) · pages / ranges⌋ does: ranges differ by a page at most.
+  const cuts = Array.from(
+    { length: ranges - 1 },
+    (_, i) => ends[Math.floor(((i + 1) * pages) / ranges) - 1] as RowId,
+  );
+  return rangesBetween(cuts);
 }
 
 /** What {@link checkKeysReachable} counted besides the stranded rows. */

@@ -19,8 +19,8 @@ describe('rekey plan', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /data_sources\.extra\s+10\s+8\s+0\s+0\s+0\s+0\s+2/);
     assert.match(r.stdout, new RegExp(`current\\s+key ${prefixOf(RK1_SECRET_A, w.config)}`));
-    assert.match(r.stdout, /^setSecret\s+3\s+8\s+4\s+4\s+0\s+19\s+38\s+0\.5 s$/m);
-    assert.match(r.stdout, /^testSecret\s+3\s+12\s+4\s+0\s+\d+\s+\d+\s+38\s/m);
+    assert.match(r.stdout, /^setSecret\s+3\s+8\s+4\s+4\s+0\s+19\s+38\s+1\.0 s$/m);
+    assert.match(r.stdout, /^testSecret\s+3\s+16\s+4\s+0\s+\d+\s+\d+\s+38\s/m);
     assert.match(r.stdout, /^finishSecret\s+3\s+4\s+0\s+0\s+0\s+7\s+0\s/m);
     assert.match(r.stdout, /setSecret re-encrypts 38 rows/);
     assert.match(

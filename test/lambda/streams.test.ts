@@ -6,8 +6,8 @@ import { NotFinishedError } from '../../lambda/errors.js';
 import { silentLog } from '../../lambda/log.js';
 import type { PassDeps } from '../../lambda/passes/pass-deps.js';
 import { reencrypt } from '../../lambda/passes/reencrypt.js';
-import { chooseStreams, keyRanges } from '../../lambda/passes/streams.js';
-import { verifyAll } from '../../lambda/passes/verify.js';
+import { chooseStreams, keyRanges, rangesBetween } from '../../lambda/passes/streams.js';
+import { rangesOfPages, verifyAll } from '../../lambda/passes/verify.js';
 import type { ProgressEvent, SqlResult, SqlRunner, SqlValue } from '../../lambda/ports.js';
 import { TableSql } from '../../lambda/sql.js';
 import { fakeClock } from '../support/fake-clock.js';
@@ -108,11 +108,19 @@ async function valuesByTable(db: SqlRunner): Promise<Map<string, { id: string; k
 
 describe('several streams per column', () => {
   it('picks one stream for fast calls and more for slow ones, within paging.maxStreams', () => {
-    assert.equal(chooseStreams(0, CONFIG), 1);
-    assert.equal(chooseStreams(10, CONFIG), 1);
-    assert.equal(chooseStreams(100, CONFIG), 4);
-    assert.equal(chooseStreams(10_000, CONFIG), 8);
-    assert.equal(chooseStreams(10_000, { paging: { ...CONFIG.paging, maxStreams: 3 } }), 3);
+    assert.equal(chooseStreams(0, CONFIG, 'read'), 1);
+    assert.equal(chooseStreams(10, CONFIG, 'read'), 1);
+    assert.equal(chooseStreams(100, CONFIG, 'read'), 4);
+    assert.equal(chooseStreams(10_000, CONFIG, 'read'), 8);
+    assert.equal(chooseStreams(10_000, { paging: { ...CONFIG.paging, maxStreams: 3 } }, 'read'), 3);
+  });
+
+  it('gives a write pass fewer streams: each holds three pages, and its pages cost twice the CPU', () => {
+    assert.equal(chooseStreams(10, CONFIG, 'write'), 1);
+    assert.equal(chooseStreams(100, CONFIG, 'write'), 2);
+    assert.equal(chooseStreams(250, CONFIG, 'write'), 4);
+    assert.equal(chooseStreams(10_000, CONFIG, 'write'), 8);
+    assert.equal(chooseStreams(250, { paging: { ...CONFIG.paging, streams: 6 } }, 'write'), 6);
   });
 
   it('splits a column into ranges that meet at boundary ids and cover it once, for bigint, text, uuid and char(n) ids', async () => {
@@ -139,6 +147,41 @@ describe('several streams per column', () => {
       }
       const all = (await table.page(column, { limit: 100 })).map((r) => r.id);
       assert.deepEqual(seen, all, `${stored.table}: every row in exactly one range, in order`);
+    }
+  });
+
+  it('ends pages where their rows’ weight would pass a page, for bigint, text, uuid and char(n) ids', async () => {
+    const db = await world(10);
+    for (const stored of CONFIG.storedFields) {
+      const table = await TableSql.open(db, stored);
+      const column = stored.columns[0] as string;
+      // Every row weighs 10,000 (more than any value here), a page 30,000: three rows a page.
+      const ends = await table.pageEnds(column, {
+        weight: 30_000,
+        perByte: 1.1,
+        perRow: 64,
+        minPerRow: 10_000,
+        limit: 9,
+      });
+      const ranges = rangesBetween(ends);
+      const rows = (await table.page(column, { limit: 100 })).map((r) => r.id);
+      const seen: string[][] = [];
+      for (const range of ranges)
+        seen.push((await table.page(column, { ...range, limit: 100 })).map((r) => r.id));
+      assert.deepEqual(seen.flat(), rows, `${stored.table}: every row in exactly one range, in order`);
+      assert.deepEqual(
+        seen.map((r) => r.length),
+        [3, 3, 3, 1],
+        stored.table,
+      );
+      const two = await table.pageEnds(column, {
+        weight: 30_000,
+        perByte: 1.1,
+        perRow: 64,
+        minPerRow: 10_000,
+        limit: 2,
+      });
+      assert.deepEqual(two, ends.slice(0, 2), `${stored.table}: at most the limit`);
     }
   });
 
@@ -181,6 +224,64 @@ describe('several streams per column', () => {
       assert.equal(c.underTarget, c.rows);
       assert.deepEqual(c.counted, { before: c.rows, after: c.rows });
     }
+  });
+
+  it('reads every row once whether the ends of all a column’s pages came back beside its count or not', async () => {
+    const db = await world();
+    const clock = fakeClock();
+    await reencrypt(PLAN, deps(db, clock));
+    const stored = await valuesByTable(db);
+    // Two streams. Three-row pages: every column's page ends come back (14 pages at most, 16 asked
+    // for); one-row pages: up to 40, more than were asked for, so the boundaries query splits them.
+    for (const [maxRows, splits] of [
+      [3, 0],
+      [1, 5],
+    ] as const) {
+      const config = { ...CONFIG, paging: { ...CONFIG.paging, maxRows, streams: 2 } };
+      let boundaries = 0;
+      const { runner, read } = slow(
+        {
+          ...db,
+          execute: (sql, params, options) => {
+            if (sql.includes('ROW_NUMBER()')) boundaries++;
+            return db.execute(sql, params, options);
+          },
+        },
+        clock,
+      );
+      const verified = await verifyAll(PLAN, { ...deps(runner, clock), config });
+      for (const c of verified) {
+        const key = `${c.table}.${c.column}`;
+        const ids = stored.get(key)?.map((r) => r.id) ?? [];
+        assert.deepEqual([...(read.get(key) ?? [])].sort(), [...ids].sort(), `${key}, ${maxRows}-row pages`);
+        assert.equal(c.underTarget, ids.length);
+      }
+      assert.equal(boundaries, splits, `boundaries queries at ${maxRows}-row pages`);
+    }
+  });
+
+  it('groups the pages whose ends it knows into one range a stream, a page apart at most', () => {
+    const ends = ['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'];
+    // Ten pages on four streams: 2, 3, 2 and 3 pages.
+    assert.deepEqual(rangesOfPages(ends, 4), [
+      { after: undefined, upTo: 'c' },
+      { after: 'c', upTo: 'f' },
+      { after: 'f', upTo: 'h' },
+      { after: 'h', upTo: undefined },
+    ]);
+    assert.deepEqual(rangesOfPages(['b'], 4), [
+      { after: undefined, upTo: 'b' },
+      { after: 'b', upTo: undefined },
+    ]);
+    assert.deepEqual(rangesOfPages([], 4), [{ after: undefined, upTo: undefined }]);
+    // As many ends as were asked for: there may be more pages.
+    assert.equal(
+      rangesOfPages(
+        Array.from({ length: 16 }, (_, i) => String(i)),
+        2,
+      ),
+      undefined,
+    );
   });
 
   it('loses no row while the app inserts and deletes rows in every range during the pass', async () => {
