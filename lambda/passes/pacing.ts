@@ -122,7 +122,15 @@ export class Pacer {
   }
 
   private observe(kind: StatementKind, ms: number): void {
-    if (kind === 'other') return; // catalog lookups and counts: their latency says nothing of pages
+    if (kind === 'other') {
+      // Catalog lookups and counts: their latency says nothing of pages, but their answering does. A
+      // step that meets a pressure error in its census (dozens of such statements, no pages) would
+      // otherwise pause before every one of them, the pause doubling on each later fault and never
+      // ending: a 10% fault rate made one census wait 35 s.
+      this.sinceAdjust++;
+      if (this.sinceAdjust >= this.current && this.pauseMs > 0) this.recover();
+      return;
+    }
     const track = this.tracks.get(kind) ?? { samples: 0, recent: [], baseline: ms };
     this.tracks.set(kind, track);
     track.samples++;

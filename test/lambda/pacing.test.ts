@@ -141,6 +141,22 @@ describe('pacing', () => {
     assert.equal(pacer.limit, 4);
   });
 
+  it('ends a pressure pause on catalog statements that succeed, as a census without pages sends', async () => {
+    const clock = fakeClock();
+    const pacer = new Pacer(SETTINGS, clock);
+    await assert.rejects(
+      pacer.run('other', async () => {
+        throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
+      }),
+    );
+    assert.ok(pacer.pause > 0);
+    for (let i = 0; i < 10; i++) await pacer.run('other', async () => clock.advance(5));
+    assert.equal(pacer.pause, 0, 'the pause ends after a few catalog statements that succeed');
+    assert.equal(pacer.limit, 1, 'only pages, whose latency is known, earn the statements at once back');
+    await reads(pacer, clock, 10, 100);
+    assert.equal(pacer.limit, 4);
+  });
+
   it('drops to one statement and pauses when the database reports pressure', async () => {
     const clock = fakeClock();
     const pacer = new Pacer(SETTINGS, clock);
