@@ -127,8 +127,8 @@ export class Pacer {
       // step that meets a pressure error in its census (dozens of such statements, no pages) would
       // otherwise pause before every one of them, the pause doubling on each later fault and never
       // ending: a 10% fault rate made one census wait 35 s.
-      this.sinceAdjust++;
-      if (this.sinceAdjust >= this.current && this.pauseMs > 0) this.recover();
+      // Counted only while pausing, so that without a pressure error pages alone pace the backoff.
+      if (this.pauseMs > 0 && ++this.sinceAdjust >= this.current) this.recover();
       return;
     }
     const track = this.tracks.get(kind) ?? { samples: 0, recent: [], baseline: ms };
