@@ -352,6 +352,30 @@ describe('testSecret', () => {
     assert.deepEqual([...(await kidsOf(w)).keys()].sort(), ['-', keyOf(RK1_SECRET_B, w.config).kid].sort());
   });
 
+  it('pauses at most once, not before every later statement, after a throttle in its census', async () => {
+    await w.step('setSecret');
+    let throttled = false;
+    let statements = 0;
+    const db: SqlRunner = {
+      ...w.db,
+      execute: async (sql, params, options) => {
+        statements++;
+        // The census's first count: the pages have not begun, so none can end the pause.
+        if (!throttled && sql.includes('COUNT(*)')) {
+          throttled = true;
+          throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+        }
+        return w.db.execute(sql, params, options);
+      },
+    };
+    const before = w.clock.slept.length;
+    await w.step('testSecret', { db, retry: { attempts: 3, baseMs: 1, maxMs: 1 } });
+    const slept = w.clock.slept.slice(before).filter((ms) => ms >= 100);
+    assert.ok(throttled && statements > 10, `a census of several statements ran (${statements})`);
+    // The statements in flight beside the throttled one may end the pause before anything waits on it.
+    assert.ok(slept.length <= 1, `at most one pressure pause, ended by statements that succeeded: ${slept}`);
+  });
+
   /** A runner on which the app writes `tok-0002` under `secret`'s key once the catch-up pass is over. */
   function appWritesAfterCatchUp(secret: string): SqlRunner {
     let written = false;
