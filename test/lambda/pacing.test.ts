@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Pacer, pacedRunner, statementKind } from '../../lambda/passes/pacing.js';
+import { Pacer, pacedRunner, type StatementKind, statementKind } from '../../lambda/passes/pacing.js';
 import type { SqlRunner } from '../../lambda/ports.js';
 import { fakeClock } from '../support/fake-clock.js';
 
@@ -46,6 +46,16 @@ async function reads(
     await pacer.run('read', async () => {
       clock.advance(ms);
     });
+}
+
+/** Runs one statement of `kind` that the Data API throttles, and checks the error comes through. */
+async function throttled(pacer: Pacer, kind: StatementKind): Promise<void> {
+  await assert.rejects(
+    pacer.run(kind, async () => {
+      throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
+    }),
+    { name: 'ThrottlingException' },
+  );
 }
 
 describe('pacing', () => {
@@ -129,11 +139,7 @@ describe('pacing', () => {
   it('recovers from a pressure error early in a pass, before it knows the latency', async () => {
     const clock = fakeClock();
     const pacer = new Pacer(SETTINGS, clock);
-    await assert.rejects(
-      pacer.run('write', async () => {
-        throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
-      }),
-    );
+    await throttled(pacer, 'write');
     assert.ok(pacer.pause > 0);
     await reads(pacer, clock, 10, 100);
     assert.equal(pacer.pause, 0, 'the pause ends after a few statements that succeed');
@@ -144,11 +150,7 @@ describe('pacing', () => {
   it('ends a pressure pause on catalog statements that succeed, as a census without pages sends', async () => {
     const clock = fakeClock();
     const pacer = new Pacer(SETTINGS, clock);
-    await assert.rejects(
-      pacer.run('other', async () => {
-        throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
-      }),
-    );
+    await throttled(pacer, 'other');
     assert.ok(pacer.pause > 0);
     for (let i = 0; i < 10; i++) await pacer.run('other', async () => clock.advance(5));
     assert.equal(pacer.pause, 0, 'the pause ends after a few catalog statements that succeed');
@@ -160,12 +162,7 @@ describe('pacing', () => {
   it('drops to one statement and pauses when the database reports pressure', async () => {
     const clock = fakeClock();
     const pacer = new Pacer(SETTINGS, clock);
-    await assert.rejects(
-      pacer.run('write', async () => {
-        throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
-      }),
-      { name: 'ThrottlingException' },
-    );
+    await throttled(pacer, 'write');
     assert.equal(pacer.limit, 1);
     assert.ok(pacer.pause >= 100);
     await assert.rejects(
