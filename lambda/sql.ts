@@ -227,12 +227,11 @@ export class TableSql {
       perRow: number;
       minPerRow: number;
       limit: number;
-      skipPrefix?: string;
     },
   ): Promise<RowId[]> {
     const id = this.col(this.table.id);
     const params: Record<string, SqlValue> = {};
-    const where = this.valueFilter(column, page.skipPrefix, params);
+    const where = this.valueFilter(column, undefined, params);
     // In tenths, as integers: both engines sum and divide integers exactly (PostgreSQL's numeric sums
     // of 1.1 took three times as long).
     const tenths = (n: number) => Math.max(1, Math.round(n * 10));
