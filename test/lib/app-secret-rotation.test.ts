@@ -45,7 +45,7 @@ describe('the rotation function', () => {
       Environment: {
         Variables: {
           REKEY_CONFIG: Match.anyValue(),
-          NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=16 --max-old-space-size=512',
+          NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=8 --max-old-space-size=512',
           MALLOC_MMAP_THRESHOLD_: '131072',
         },
       },
