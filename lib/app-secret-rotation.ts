@@ -27,11 +27,14 @@ import { applySecretGuard, secretGuardStatements } from './secret-guard-policy.j
 
 /**
  * The rotation function's default memory, from the cost per million rows that `npm run bench` measured
- * (bench/results/latest.md, "Lambda memory"; 1M rows at 100 ms per call): setSecret and testSecret
- * together cost 58 GB-s per million rows at 1,024 MB and at 512 MB, 75 at 1,769 MB and 127 at 3,008 MB.
- * 1,024 MB is the cheapest at which ten million rows still fit one setSecret invocation with room to
- * spare (41 s per million rows when CPU-bound at its 0.58 vCPU, so ~410 s of the 900); 512 MB costs the
- * same but needs ~820 s for them, too close to the limit; 1,769 MB is 30% faster for 30% more.
+ * (bench/results/latest.md, "Lambda memory"; 10M rows at 100 ms per call, 2026-12-02): setSecret and
+ * testSecret together cost 97 GB-s per million rows at 1,024 MB and at 512 MB, 102 at 1,769 MB and 174
+ * at 3,008 MB. The CPU bounds setSecret at every memory up to one vCPU, so the benchmark's chooser picks
+ * the fastest, 1,769 MB; the default is 1,024 MB, the cheapest at which ten million rows still fit one
+ * setSecret invocation (68 s per million rows at its 0.58 vCPU, ~680 s of the 870), since 512 MB costs
+ * the same but needs ~1,350 s for them and 1,769 MB takes 40% less time for 5% more. On a slower CPU (the AMD
+ * VM of bench/results/2026-12-01-vm.json, ~900 s for 10M rows at 1,024 MB) a table that large takes a
+ * second attempt, which resumes.
  */
 const DEFAULT_MEMORY_MB = 1024;
 
