@@ -216,8 +216,11 @@ export class TableSql {
    * row that takes the rows' running weight past a multiple of `page.weight`, where a row weighs
    * `perByte` a byte of its value plus `perRow`, and at least `minPerRow` (so that a page also holds
    * at most a number of rows). Unlike {@link boundaries} it needs no count first, so it can be sent
-   * beside the count; the database stops once it has found `limit` ends (PostgreSQL walks the id
-   * index in order).
+   * beside the count. It reads at most the rows that `limit` pages can hold, each row weighing at
+   * least `minPerRow`: PostgreSQL stopped after them anyway, but MySQL computes a window over every
+   * row of its derived table (2 s at a million rows on MariaDB 10.11 where the bounded query takes
+   * milliseconds), which at tens of millions of rows would pass the Data API's 45 s a call. The ends
+   * are the same: those rows hold the first `limit` of them whenever the column has more rows.
    */
   async pageEnds(
     column: string,
@@ -237,8 +240,13 @@ export class TableSql {
     const tenths = (n: number) => Math.max(1, Math.round(n * 10));
     const weight = `GREATEST(OCTET_LENGTH(${this.col(column)}) * ${tenths(page.perByte)} + ${tenths(page.perRow)}, ${tenths(page.minPerRow)})`;
     const each = tenths(page.weight);
+    const limit = Math.max(1, Math.floor(page.limit));
+    // Any run of this many rows weighs a page at least, so it holds a page end: `limit` such runs
+    // hold `limit` ends, however much more than a page one large row weighs.
+    const rowsPerEnd = Math.ceil(each / tenths(page.minPerRow));
+    const rowsRead = limit * rowsPerEnd;
     const result = await this.db.execute(
-      `SELECT CAST(s.k AS ${this.dialect.idText}) FROM (SELECT ${id} AS k, ${weight} AS w, SUM(${weight}) OVER (ORDER BY ${id}) AS run FROM ${this.from()} WHERE ${where}) AS s WHERE FLOOR(s.run / ${each}) > FLOOR((s.run - s.w) / ${each}) ORDER BY s.k LIMIT ${Math.max(1, Math.floor(page.limit))}`,
+      `SELECT CAST(s.k AS ${this.dialect.idText}) FROM (SELECT r.k, r.w, SUM(r.w) OVER (ORDER BY r.k) AS run FROM (SELECT ${id} AS k, ${weight} AS w FROM ${this.from()} WHERE ${where} ORDER BY ${id} LIMIT ${rowsRead}) AS r) AS s WHERE FLOOR(s.run / ${each}) > FLOOR((s.run - s.w) / ${each}) ORDER BY s.k LIMIT ${limit}`,
       params,
       { expectRows: true },
     );

@@ -185,6 +185,42 @@ describe('several streams per column', () => {
     }
   });
 
+  it('ends pages as a weight over every row would, though it reads only the rows the asked pages hold', async () => {
+    const db = await pgliteRunner();
+    await db.execute('CREATE TABLE mixed (id integer PRIMARY KEY, value text)');
+    // Mostly small values, and some that weigh several pages alone: those end one page each.
+    const lengths = Array.from({ length: 120 }, (_, i) => (i % 17 === 5 ? 3000 : 5 + ((i * 37) % 90)));
+    for (const [i, length] of lengths.entries())
+      await db.execute(`INSERT INTO mixed VALUES (${i + 1}, repeat('x', ${length}))`);
+    const statements: string[] = [];
+    const recording: SqlRunner = {
+      ...db,
+      execute: (sql, params, options) => {
+        statements.push(sql);
+        return db.execute(sql, params, options);
+      },
+    };
+    const table = await TableSql.open(recording, { table: 'mixed', id: 'id', columns: ['value'] });
+    // A row weighing less than a page (20 rows of the least weight a page), and one weighing more.
+    for (const minPerRow of [50, 2_000]) {
+      const page = { weight: 1_000, perByte: 1, perRow: 0, minPerRow };
+      const expected: string[] = [];
+      let run = 0;
+      for (const [i, length] of lengths.entries()) {
+        const weight = Math.max(length * 10, minPerRow * 10);
+        run += weight;
+        if (Math.floor(run / 10_000) > Math.floor((run - weight) / 10_000)) expected.push(String(i + 1));
+      }
+      for (const limit of [1, 2, 5, 9, expected.length + 1]) {
+        statements.length = 0;
+        const ends = await table.pageEnds('value', { ...page, limit });
+        assert.deepEqual(ends, expected.slice(0, limit), `minPerRow ${minPerRow}, limit ${limit}`);
+        const rowsRead = limit * Math.ceil(10_000 / (minPerRow * 10));
+        assert.match(statements.at(-1) ?? '', new RegExp(`ORDER BY "id" LIMIT ${rowsRead}\\)`));
+      }
+    }
+  });
+
   it('re-encrypts every row exactly once with several streams at once, then verifies them all', async () => {
     const db = await world();
     const clock = fakeClock();
