@@ -32,9 +32,9 @@ import { applySecretGuard, secretGuardStatements } from './secret-guard-policy.j
  * at 3,008 MB. The CPU bounds setSecret at every memory up to one vCPU, so the benchmark's chooser picks
  * the fastest, 1,769 MB; the default is 1,024 MB, the cheapest at which ten million rows still fit one
  * setSecret invocation (68 s per million rows at its 0.58 vCPU, ~680 s of the 870), since 512 MB costs
- * the same but needs ~1,350 s for them and 1,769 MB takes 40% less time for 5% more. On a slower CPU (the AMD
- * VM of bench/results/2026-12-01-vm.json, ~900 s for 10M rows at 1,024 MB) a table that large takes a
- * second attempt, which resumes.
+ * the same but needs ~1,350 s for them and 1,769 MB takes 40% less time for 5% more. On a slower CPU
+ * (the AMD VM of bench/results/2026-12-01-vm.json, ~900 s for 10M rows at 1,024 MB) a table that large
+ * takes a second attempt, which resumes.
  */
 const DEFAULT_MEMORY_MB = 1024;
 
