@@ -47,6 +47,11 @@ export interface Dialect {
   readonly castsParameters: boolean;
   /** Whether a page is written as unnested arrays (PostgreSQL) rather than a derived table of tuples. */
   readonly unnestsArrays: boolean;
+  /**
+   * Whether a window over a column stops with the rows it was asked for (PostgreSQL: the id index is
+   * read in order as far as needed) or numbers every row of its derived table first (MySQL, MariaDB).
+   */
+  readonly windowsStopEarly: boolean;
   /** Whether a config entry (schema optional) names this table of the catalog. */
   sameTable(configSchema: string | undefined, configTable: string, schema: string, table: string): boolean;
   readonly census: CensusDialect;
@@ -135,6 +140,7 @@ const POSTGRES: Dialect = {
   idText: 'text',
   castsParameters: true,
   unnestsArrays: true,
+  windowsStopEarly: true,
   sameTable: (configSchema, configTable, schema, table) =>
     configTable === table && (configSchema ?? 'public') === schema,
   census: {
@@ -188,6 +194,7 @@ const MYSQL: Dialect = {
   idText: 'CHAR',
   castsParameters: false,
   unnestsArrays: false,
+  windowsStopEarly: false,
   sameTable: (_configSchema, configTable, _schema, table) => configTable === table,
   census: {
     catalog: `SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, c.CHARACTER_MAXIMUM_LENGTH

@@ -203,12 +203,47 @@ export class TableSql {
     const where = this.valueFilter(column, options.skipPrefix, params);
     const every = Math.max(1, Math.floor(options.every));
     const limit = Math.max(1, Math.floor(options.limit));
+    if (!this.dialect.windowsStopEarly) return this.boundariesOneByOne(column, { ...options, every, limit });
     const result = await this.db.execute(
       `SELECT CAST(s.k AS ${this.dialect.idText}) FROM (SELECT ${id} AS k, ROW_NUMBER() OVER (ORDER BY ${id}) AS n FROM ${this.from()} WHERE ${where}) AS s WHERE MOD(s.n, ${every}) = 0 ORDER BY s.k LIMIT ${limit}`,
       params,
       { expectRows: true },
     );
     return result.rows.map((r) => toRowId(r[0] ?? null));
+  }
+
+  /**
+   * {@link boundaries} as one statement a boundary, each skipping `every` rows after the one before:
+   * MySQL numbers every row of the column before it filters the window (17.8 s for a 10M-row table on
+   * MariaDB 10.11, past the Data API's 45 s a call at a few tens of millions), while each of these
+   * reads only its own range's rows by the id index (under 1 s for 1.25M rows there). The same ids
+   * while the column does not change; if it does, the ranges still cover every row, being open at
+   * both ends, and only their sizes differ.
+   */
+  private async boundariesOneByOne(
+    column: string,
+    options: { every: number; limit: number; skipPrefix?: string },
+  ): Promise<RowId[]> {
+    const id = this.col(this.table.id);
+    const ids: RowId[] = [];
+    while (ids.length < options.limit) {
+      const params: Record<string, SqlValue> = {};
+      const conditions = [this.valueFilter(column, options.skipPrefix, params)];
+      const after = ids.at(-1);
+      if (after !== undefined) {
+        conditions.push(`${id} > ${this.idParam('after')}`);
+        params.after = after;
+      }
+      const result = await this.db.execute(
+        `SELECT ${this.idText()} FROM ${this.from()} WHERE ${conditions.join(' AND ')} ORDER BY ${id} LIMIT 1 OFFSET ${options.every - 1}`,
+        params,
+        { expectRows: true },
+      );
+      const row = result.rows[0];
+      if (row === undefined) break;
+      ids.push(toRowId(row[0] ?? null));
+    }
+    return ids;
   }
 
   /**

@@ -582,6 +582,32 @@ export function dataApiSuite(target: DataApiSuiteTarget): void {
         });
       });
 
+      it('numbers the boundaries of key ranges as every n-th id a pass would read, on BIGINTs near 2^60', async () => {
+        const t = uniqueTableName('rk_bounds');
+        await create(t, '(id BIGINT PRIMARY KEY, secret TEXT)');
+        // Ids a double cannot tell apart, as in the test below: each boundary starts after the last.
+        const ids = Array.from({ length: 11 }, (_, k) => (1152921504606846977n + 2n * BigInt(k)).toString());
+        // Rows 1, 4 and 7 are already under B, and a pass that skips B's prefix does not count them.
+        const done = new Set([1, 4, 7]);
+        for (const [i, id] of ids.entries()) {
+          const value = done.has(i)
+            ? rk1.encrypt(Buffer.from('x'), keyB, { table: t, column: 'secret' })
+            : enc(t, 'secret', i);
+          await exec(`INSERT INTO ${t} (id, secret) VALUES (${pg ? 'CAST(:id AS bigint)' : ':id'}, :v)`, [
+            { name: 'id', value: { stringValue: id } },
+            { name: 'v', value: { stringValue: value } },
+          ]);
+        }
+        const table = await TableSql.open(runner(), { table: t, id: 'id', columns: ['secret'] });
+        assert.deepEqual(await table.boundaries('secret', { every: 3, limit: 5 }), [ids[2], ids[5], ids[8]]);
+        assert.deepEqual(await table.boundaries('secret', { every: 3, limit: 2 }), [ids[2], ids[5]]);
+        const left = ids.filter((_, i) => !done.has(i));
+        assert.deepEqual(
+          await table.boundaries('secret', { every: 2, limit: 9, skipPrefix: rk1.sqlPrefix(keyB) }),
+          [left[1], left[3], left[5], left[7]],
+        );
+      });
+
       it('moves every row keyed by BIGINTs near 2^60, text and binary, and reports their ids exactly', async () => {
         const t = uniqueTableName('rk_big');
         await create(t, `(id BIGINT PRIMARY KEY, payload TEXT, data ${pg ? 'BYTEA' : 'LONGBLOB'})`);
