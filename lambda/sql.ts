@@ -198,12 +198,12 @@ export class TableSql {
     column: string,
     options: { every: number; limit: number; skipPrefix?: string },
   ): Promise<RowId[]> {
-    const id = this.col(this.table.id);
-    const params: Record<string, SqlValue> = {};
-    const where = this.valueFilter(column, options.skipPrefix, params);
     const every = Math.max(1, Math.floor(options.every));
     const limit = Math.max(1, Math.floor(options.limit));
     if (!this.dialect.windowsStopEarly) return this.boundariesOneByOne(column, { ...options, every, limit });
+    const id = this.col(this.table.id);
+    const params: Record<string, SqlValue> = {};
+    const where = this.valueFilter(column, options.skipPrefix, params);
     const result = await this.db.execute(
       `SELECT CAST(s.k AS ${this.dialect.idText}) FROM (SELECT ${id} AS k, ROW_NUMBER() OVER (ORDER BY ${id}) AS n FROM ${this.from()} WHERE ${where}) AS s WHERE MOD(s.n, ${every}) = 0 ORDER BY s.k LIMIT ${limit}`,
       params,
