@@ -166,20 +166,11 @@ export class TableSql {
     column: string,
     options: { after?: RowId; upTo?: RowId; limit: number; skipPrefix?: string },
   ): Promise<StoredRow[]> {
-    const id = this.col(this.table.id);
     const params: Record<string, SqlValue> = {};
-    const conditions = [this.valueFilter(column, options.skipPrefix, params)];
-    if (options.after !== undefined) {
-      conditions.push(`${id} > ${this.idParam('after')}`);
-      params.after = options.after;
-    }
-    if (options.upTo !== undefined) {
-      conditions.push(`${id} <= ${this.idParam('upTo')}`);
-      params.upTo = options.upTo;
-    }
+    const where = this.rangeFilter(column, options, params);
     const limit = Math.max(1, Math.floor(options.limit));
     const result = await this.db.execute(
-      `SELECT ${this.idText()} AS i, ${this.col(column)} AS v FROM ${this.from()} WHERE ${conditions.join(' AND ')} ORDER BY ${id} LIMIT ${limit}`,
+      `SELECT ${this.idText()} AS i, ${this.col(column)} AS v FROM ${this.from()} WHERE ${where} ORDER BY ${this.col(this.table.id)} LIMIT ${limit}`,
       params,
       // JSON records would carry bytes as text of an engine-specific form; binary pages stay typed.
       { jsonRecords: !this.isBinary(column), expectRows: true },
@@ -224,18 +215,12 @@ export class TableSql {
     column: string,
     options: { every: number; limit: number; skipPrefix?: string },
   ): Promise<RowId[]> {
-    const id = this.col(this.table.id);
     const ids: RowId[] = [];
     while (ids.length < options.limit) {
       const params: Record<string, SqlValue> = {};
-      const conditions = [this.valueFilter(column, options.skipPrefix, params)];
-      const after = ids.at(-1);
-      if (after !== undefined) {
-        conditions.push(`${id} > ${this.idParam('after')}`);
-        params.after = after;
-      }
+      const where = this.rangeFilter(column, { skipPrefix: options.skipPrefix, after: ids.at(-1) }, params);
       const result = await this.db.execute(
-        `SELECT ${this.idText()} FROM ${this.from()} WHERE ${conditions.join(' AND ')} ORDER BY ${id} LIMIT 1 OFFSET ${options.every - 1}`,
+        `SELECT ${this.idText()} FROM ${this.from()} WHERE ${where} ORDER BY ${this.col(this.table.id)} LIMIT 1 OFFSET ${options.every - 1}`,
         params,
         { expectRows: true },
       );
@@ -353,6 +338,28 @@ export class TableSql {
       { expectRows: true },
     );
     return new Map(result.rows.map((r) => [asText(toStored(r[0] ?? null)), Number(r[1])]));
+  }
+
+  /**
+   * The rows of `column` a pass reads (see {@link valueFilter}) with ids after `after` (exclusive) and
+   * up to `upTo` (inclusive), the bounds compared as the id column's type.
+   */
+  private rangeFilter(
+    column: string,
+    range: { after?: RowId; upTo?: RowId; skipPrefix?: string },
+    params: Record<string, SqlValue>,
+  ): string {
+    const id = this.col(this.table.id);
+    const conditions = [this.valueFilter(column, range.skipPrefix, params)];
+    if (range.after !== undefined) {
+      conditions.push(`${id} > ${this.idParam('after')}`);
+      params.after = range.after;
+    }
+    if (range.upTo !== undefined) {
+      conditions.push(`${id} <= ${this.idParam('upTo')}`);
+      params.upTo = range.upTo;
+    }
+    return conditions.join(' AND ');
   }
 
   private valueFilter(
