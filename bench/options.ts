@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { DEFAULT_BENCH_PG_URL } from './bench-database.js';
 import { type BenchLatency, parseLatency } from './latency-option.js';
 import { type BenchPacing, parsePacing } from './pacing.js';
 
@@ -68,7 +69,8 @@ const USAGE = `npm run bench -- [options]
   --app-quiet-s N        how long the app is timed alone before each rotation (default 15; quick 3)
   --engines postgres,pglite
   --pglite-max 100k      largest size run on the embedded engine (default 100k)
-  --pg-url URL           PostgreSQL on loopback (default postgres://postgres@127.0.0.1:5432/test)
+  --pg-url URL           PostgreSQL on loopback (default postgres://postgres@127.0.0.1:5432/rekey_bench,
+                         a database of its own, created on first use)
   --baseline-rows N      rows the row-by-row baseline re-encrypts for real (default 2000; quick 200)
   --page-rows N          paging.maxRows for the Lambda's config (default: the config's default)
   --page-bytes N         paging.maxBytes (default: the config's default; at most 900 KiB)
@@ -123,7 +125,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     process.exit(0);
   }
   const quick = values.quick ?? false;
-  const pgUrl = values['pg-url'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const pgUrl = values['pg-url'] ?? DEFAULT_BENCH_PG_URL;
   checkLoopback(pgUrl);
   const skip = new Set(list(values.skip));
   for (const s of skip) {

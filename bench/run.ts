@@ -12,6 +12,7 @@ import { parseConfig } from '../lambda/index.js';
 import { ROTATION_PROCESS_ENV } from '../lib/rotation-process.js';
 import { createPgliteEngine, LOCAL_CLUSTER_ARN, LOCAL_DB_SECRET_ARN } from '../local/index.js';
 import { type BaselineMeasure, measureBaseline } from './baseline-run.js';
+import { ensureBenchDatabase } from './bench-database.js';
 import { holdBenchLock } from './bench-lock.js';
 import { buildBundles } from './build.js';
 import { measureColdStart } from './cold-start.js';
@@ -50,6 +51,7 @@ async function main(argv: readonly string[]): Promise<void> {
       ...(options.nodeOptions === undefined ? {} : { NODE_OPTIONS: options.nodeOptions }),
     };
     const usePostgres = options.engines.includes('postgres');
+    if (usePostgres) await ensureBenchDatabase(options.pgUrl, say);
     const release = usePostgres ? await holdBenchLock(options.pgUrl, say) : undefined;
     try {
       await measureAll(options, argv, bundles, processEnv, started);

@@ -15,6 +15,8 @@ describe('npm run bench options', () => {
       ['default', 'off'],
     );
     assert.equal(o.pacingRows, 1_000_000);
+    // Its own database: the real-server suites' census reads every text column of theirs (`test`).
+    assert.equal(new URL(o.pgUrl).pathname, '/rekey_bench');
   });
 
   it('takes 10m rows and spreads among the latencies', () => {
