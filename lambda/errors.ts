@@ -137,6 +137,30 @@ export class WriteMissedError extends RekeyError {
   }
 }
 
+/**
+ * One statement ran past the Data API's 45 s on several attempts in a row: it is slow, not unlucky, and
+ * more attempts would spend the invocation on it. The message lists what makes a statement that slow,
+ * since the fix differs by cause; `cause` is the last StatementTimeoutException.
+ */
+export class StatementTooSlowError extends RekeyError {
+  constructor(
+    readonly attempts: number,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `a statement ran past the Data API's 45 s limit on ${attempts} attempts in a row (StatementTimeoutException), ` +
+        'so rekey stopped retrying it; the step fails and its next attempt resumes where this one stopped. ' +
+        'Possible causes, to check: (1) an app transaction holding locks on rows rekey writes (PostgreSQL: ' +
+        "pg_stat_activity for old xact_start or 'idle in transaction'; MySQL: information_schema.innodb_trx); " +
+        "(2) the database short of CPU or I/O (its metrics; a lower pacing in the config eases rekey's share); " +
+        '(3) a table so large that a statement over a whole column (its count and sizes, its key ranges) takes ' +
+        '45 s (docs/operations.md gives the measured rates)',
+      options,
+    );
+    this.name = 'StatementTooSlowError';
+  }
+}
+
 /** setSecret stopped before the Lambda's time ran out; the next attempt resumes. */
 export class NotFinishedError extends RekeyError {
   constructor(

@@ -29,6 +29,7 @@ export {
   RekeyError,
   RotationStateError,
   SecretFormatError,
+  StatementTooSlowError,
 } from './errors.js';
 export { type FleetSnapshot, type ReaderBeat, readFleet, waitForFleet } from './fleet-gate.js';
 export {

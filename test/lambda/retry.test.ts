@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isTransient, withRetry } from '../../lambda/retry.js';
+import { StatementTooSlowError } from '../../lambda/errors.js';
+import { DEFAULT_RETRY, isTransient, withRetry } from '../../lambda/retry.js';
 import { fakeClock } from '../support/fake-clock.js';
 
 const named = (name: string, status?: number) =>
@@ -68,5 +69,53 @@ describe('retrying transient errors', () => {
       ),
     );
     assert.equal(n, 1);
+  });
+
+  it('stops a statement that timed out three attempts in a row, and says what makes one that slow', async () => {
+    const clock = fakeClock();
+    let n = 0;
+    const timeout = named('StatementTimeoutException');
+    await assert.rejects(
+      withRetry(
+        async () => {
+          n++;
+          throw timeout;
+        },
+        { clock },
+      ),
+      (error: unknown) => {
+        assert.ok(error instanceof StatementTooSlowError);
+        assert.equal(error.cause, timeout);
+        assert.equal(error.attempts, 3);
+        assert.match(error.message, /45 s limit on 3 attempts in a row/);
+        for (const cause of [/locks/, /CPU or I\/O/, /whole column/]) assert.match(error.message, cause);
+        return true;
+      },
+    );
+    // Three, not the eight that throttling gets: each timeout costs 45 s of the invocation.
+    assert.equal(n, 3);
+    assert.equal(DEFAULT_RETRY.attempts, 8);
+  });
+
+  it('counts only timeouts in a row: another transient error between them starts the count again', async () => {
+    const clock = fakeClock();
+    const sequence = [
+      'StatementTimeoutException',
+      'StatementTimeoutException',
+      'ThrottlingException',
+      'StatementTimeoutException',
+      'StatementTimeoutException',
+    ];
+    let n = 0;
+    const result = await withRetry(
+      async () => {
+        const name = sequence[n++];
+        if (name) throw named(name);
+        return 'ok';
+      },
+      { clock },
+    );
+    assert.equal(result, 'ok');
+    assert.equal(n, 6);
   });
 });
