@@ -82,6 +82,6 @@ export { ROTATION_STEPS } from './rotation-event.js';
 export { rotationFunction } from './rotation-function.js';
 export { checkSecretValue, generateSecretValue } from './secret-template.js';
 export { secretsManagerStore } from './secrets.js';
-export { asText } from './sql.js';
+export { asText, SCAN_CHUNK_ROWS, TableSql, type TableSqlOptions } from './sql.js';
 export { loadStagedValues, stagedVersions } from './staged-versions.js';
 export { runStep, type StepDeps } from './steps.js';

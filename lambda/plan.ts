@@ -394,8 +394,14 @@ function stepPlans(
 ): RotationPlan['steps'] {
   const tables = opened.length;
   const cols = passes.length;
-  const prefixed = passes.filter((p) => codecFor(p.codec).formatPrefix !== undefined).length;
   const sum = (pick: (p: ColumnPlan) => number) => passes.reduce((s, p) => s + pick(p), 0);
+  // An aggregate over a column is one statement, or on MySQL one a chunk of the table (lambda/sql.ts);
+  // the column's rows with a value stand in for the table's.
+  const byName = new Map(opened.map((t) => [t.name, t]));
+  const scans = (p: ColumnPlan) => byName.get(p.table)?.statementsPerScan(p.testSecret.verifyRows) ?? 1;
+  const isPrefixed = (p: ColumnPlan) => codecFor(p.codec).formatPrefix !== undefined;
+  const prefixed = sum((p) => (isPrefixed(p) ? scans(p) : 0));
+  const counted = sum(scans);
   const step = (pass: PassKind, calls: Omit<StepCalls, 'total'>, rows: number, workMs: number): StepPlan => {
     const total = calls.catalog + calls.counts + calls.reads + calls.writes + calls.census;
     const callMs = Math.round((total * latencyMs) / streams[pass]);
@@ -408,7 +414,7 @@ function stepPlans(
   const rewritten = sum((p) => p.setSecret.rowsRewritten);
   const setRead = sum((p) => p.setSecret.rowsRead);
   const testRead = sum((p) => p.testSecret.catchUpRows + p.testSecret.verifyRows);
-  const catchUpSkipped = prefixed === cols;
+  const catchUpSkipped = passes.every(isPrefixed);
   // The census testSecret runs is the sampled one: the catalog, an aggregate per column, a sample per Fernet column.
   const censusCalls = 1 + census.checked + census.fernetColumns;
   return {
@@ -416,7 +422,7 @@ function stepPlans(
       'write',
       {
         catalog: tables,
-        counts: prefixed + cols,
+        counts: prefixed + counted,
         reads: sum((p) => p.setSecret.reads),
         writes: sum((p) => p.setSecret.writes),
         census: 0,
@@ -429,7 +435,7 @@ function stepPlans(
       {
         catalog: tables,
         // With more than one stream, the full read asks where each column's first pages end beside its count.
-        counts: prefixed + 2 * cols + (catchUpSkipped ? 0 : cols) + (streams.read > 1 ? cols : 0),
+        counts: prefixed + 2 * counted + (catchUpSkipped ? 0 : counted) + (streams.read > 1 ? cols : 0),
         reads: sum((p) => (catchUpSkipped ? 0 : p.testSecret.catchUpReads) + p.testSecret.verifyReads),
         writes: 0,
         census: censusCalls,

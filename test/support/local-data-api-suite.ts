@@ -608,6 +608,92 @@ export function dataApiSuite(target: DataApiSuiteTarget): void {
         );
       });
 
+      it('counts, sizes and finds oversized values a chunk of the id index at a time, as one statement would', async () => {
+        const t = uniqueTableName('rk_chunks');
+        const prefixA = rk1.sqlPrefix(keyA) as string;
+        const prefixB = rk1.sqlPrefix(keyB) as string;
+        await create(t, '(id BIGINT PRIMARY KEY, secret TEXT)');
+        const ids = Array.from({ length: 11 }, (_, k) => (1152921504606846977n + 2n * BigInt(k)).toString());
+        // Under B: 1, 4, 7; no value: 2, 9; plaintext too large for a page: 5, 8; the rest under A.
+        const values = ids.map((_, i) =>
+          [1, 4, 7].includes(i)
+            ? rk1.encrypt(Buffer.from('x'), keyB, { table: t, column: 'secret' })
+            : [2, 9].includes(i)
+              ? null
+              : [5, 8].includes(i)
+                ? 'p'.repeat(400 + i)
+                : enc(t, 'secret', i),
+        );
+        for (const [i, id] of ids.entries()) {
+          const value = values[i] ?? null;
+          await exec(`INSERT INTO ${t} (id, secret) VALUES (${pg ? 'CAST(:id AS bigint)' : ':id'}, :v)`, [
+            { name: 'id', value: { stringValue: id } },
+            { name: 'v', value: value === null ? { isNull: true } : { stringValue: value } },
+          ]);
+        }
+        const present = values.filter((v): v is string => v !== null);
+        const notB = present.filter((v) => !v.startsWith(prefixB));
+        const bytes = (v: string) => Buffer.byteLength(v);
+        const expected = (of: string[]) => ({
+          rows: of.length,
+          maxBytes: Math.max(...of.map(bytes)),
+          avgBytes: of.reduce((sum, v) => sum + bytes(v), 0) / of.length,
+        });
+        const prefixes = new Map([
+          [prefixA, present.filter((v) => v.startsWith(prefixA)).length],
+          [prefixB, 3],
+        ]);
+        const stored = { table: t, id: 'id', columns: ['secret'] };
+        // Chunks of 3 rows (3, 3, 3, 2), of 11 (one full chunk, then an empty one), and the engine's own way.
+        for (const chunkRows of [3, 11, undefined]) {
+          const sent: string[] = [];
+          const inner = runner();
+          const spy: SqlRunner = {
+            ...inner,
+            execute: (sql, params, options) => {
+              sent.push(sql);
+              return inner.execute(sql, params, options);
+            },
+          };
+          const table = await TableSql.open(spy, stored, chunkRows === undefined ? {} : { chunkRows });
+          const label = `chunks of ${chunkRows ?? 'the default'}`;
+          const stats = await table.stats('secret');
+          assert.deepEqual(
+            { ...stats, avgBytes: Math.round(stats.avgBytes * 1000) },
+            {
+              ...expected(present),
+              avgBytes: Math.round(expected(present).avgBytes * 1000),
+            },
+            label,
+          );
+          const left = await table.stats('secret', prefixB);
+          assert.equal(left.rows, notB.length, label);
+          assert.equal(left.maxBytes, expected(notB).maxBytes, label);
+          assert.deepEqual(await table.countByPrefix('secret', 'rk1:', prefixA.length), prefixes, label);
+          assert.deepEqual(await table.idsLargerThan('secret', 300), [ids[5], ids[8]], label);
+          assert.deepEqual(await table.idsLargerThan('secret', 405), [ids[8]], label);
+          if (chunkRows === 3) {
+            // Four chunks (3, 3, 3, 2) for each of the five aggregates, each bounded by its LIMIT, and the
+            // ids of the large values read from their own chunk's range only (two chunks, then one).
+            const aggregates = sent.slice(1);
+            // What lambda/plan.ts predicts with.
+            assert.equal(table.statementsPerScan(ids.length), 4, label);
+            assert.equal(table.statementsPerScan(12), 5, label);
+            assert.equal(aggregates.filter((q) => q.includes('LIMIT 3')).length, 5 * 4, label);
+            assert.equal(aggregates.filter((q) => !q.includes('LIMIT 3')).length, 3, label);
+            assert.ok(
+              aggregates.every((q) => q.includes('LIMIT')),
+              label,
+            );
+            assert.equal(aggregates.filter((q) => q.includes('GROUP BY')).length, 4, label);
+          }
+        }
+        // Chunks of 4 (4, 4, 3), the key-id count first: the same counts.
+        const fresh = await TableSql.open(runner(), stored, { chunkRows: 4 });
+        assert.deepEqual(await fresh.countByPrefix('secret', 'rk1:', prefixA.length), prefixes);
+        assert.deepEqual(await fresh.idsLargerThan('secret', 300), [ids[5], ids[8]]);
+      });
+
       it('moves every row keyed by BIGINTs near 2^60, text and binary, and reports their ids exactly', async () => {
         const t = uniqueTableName('rk_big');
         await create(t, `(id BIGINT PRIMARY KEY, payload TEXT, data ${pg ? 'BYTEA' : 'LONGBLOB'})`);

@@ -1,0 +1,93 @@
+/**
+ * What rekey's statements over a whole column cost on an existing table, through the local Data API
+ * on a real server: `npx tsx bench/whole-column-cost.ts --url mysql://root@127.0.0.1:3306/db --table t
+ * --column c [--schema s] [--id id] [--chunk-rows N|all]`. Times the count and sizes, the census's
+ * count by key prefix and the search for rows too large for the Data API, each as TableSql sends them
+ * (in chunks of the id index on MySQL unless `--chunk-rows all`), and prints per kind the statements
+ * sent, the longest one and the total. Reads only; prints counts and times, never a value.
+ */
+import { parseArgs } from 'node:util';
+import {
+  createDataApiClient,
+  dataApiRunner,
+  type Engine,
+  type SqlRunner,
+  TableSql,
+} from '../lambda/index.js';
+import { startLocal } from '../local/index.js';
+
+/** The Data API's limit for one row, which setSecret checks before its pass. */
+const DATA_API_ROW_LIMIT = 64 * 1024;
+
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string' },
+    table: { type: 'string' },
+    column: { type: 'string' },
+    schema: { type: 'string' },
+    id: { type: 'string', default: 'id' },
+    'chunk-rows': { type: 'string' },
+  },
+});
+const { url, table, column } = values;
+if (!url || !table || !column) {
+  console.error(
+    'usage: tsx bench/whole-column-cost.ts --url URL --table T --column C [--schema S] [--id ID] [--chunk-rows N|all]',
+  );
+  process.exit(2);
+}
+const engine: Engine = url.startsWith('mysql:') ? 'mysql' : 'postgres';
+const chunkOption = values['chunk-rows'];
+const chunkRows =
+  chunkOption === undefined
+    ? undefined
+    : chunkOption === 'all'
+      ? Number.POSITIVE_INFINITY
+      : Number(chunkOption);
+
+const local = await startLocal({ engine: engine === 'mysql' ? { mysqlUrl: url } : { postgresUrl: url } });
+try {
+  const inner = dataApiRunner(
+    createDataApiClient({
+      endpoint: local.dataApiUrl,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+    }),
+    { ...local.dataApiTarget, engine },
+  );
+  let times: number[] = [];
+  const timed: SqlRunner = {
+    ...inner,
+    async execute(sql, params, options) {
+      const started = performance.now();
+      try {
+        return await inner.execute(sql, params, options);
+      } finally {
+        times.push(performance.now() - started);
+      }
+    },
+  };
+  const sql = await TableSql.open(
+    timed,
+    { table, id: values.id, columns: [column], ...(values.schema ? { schema: values.schema } : {}) },
+    chunkRows === undefined ? {} : { chunkRows },
+  );
+  const kinds: [string, () => Promise<unknown>][] = [
+    ['count and sizes', () => sql.stats(column)],
+    ['count by key prefix', () => sql.countByPrefix(column, 'rk1:', 13)],
+    ['rows too large for the Data API', () => sql.idsLargerThan(column, DATA_API_ROW_LIMIT)],
+  ];
+  console.log(`${engine}, ${table}.${column}, chunks: ${chunkOption ?? 'the engine default'}`);
+  for (const [kind, run] of kinds) {
+    times = [];
+    const started = performance.now();
+    await run();
+    const total = (performance.now() - started) / 1000;
+    const longest = Math.max(...times) / 1000;
+    console.log(
+      `${kind}: ${times.length} statements, longest ${longest.toFixed(2)} s, all ${total.toFixed(1)} s`,
+    );
+  }
+} finally {
+  await local.close();
+}
