@@ -70,6 +70,37 @@ describe('the database census, what it cannot check', () => {
     ]);
   });
 
+  it('leaves a column whose aggregate keeps timing out unchecked, and checks the rest', async () => {
+    const db = await freshPglite();
+    await seedConfigured(db, 5);
+    await plantUnlisted(db);
+    let timeouts = 0;
+    const slow: SqlRunner = {
+      ...db,
+      dialect: 'postgres',
+      execute: async (sql, params, options) => {
+        if (sql.includes('"app2"."cache"')) {
+          timeouts++;
+          throw Object.assign(new Error('Statement timed out'), { name: 'StatementTimeoutException' });
+        }
+        return db.execute(sql, params, options);
+      },
+    };
+    const census = await takeDatabaseCensus(CENSUS_STAGED, deps(slow));
+    const reasons = census.unchecked.map((u) => `${u.schema}.${u.table}.${u.column}: ${u.reason}`);
+    assert.deepEqual(
+      reasons.map((r) => r.slice(0, r.indexOf(':', r.indexOf(':') + 1) + 1)),
+      [
+        'app2.cache.k: StatementTooSlowError:',
+        'app2.cache.v: StatementTooSlowError:',
+        'app2.cache.token: StatementTooSlowError:',
+      ],
+    );
+    // Three attempts a column, not the eight other transient errors get.
+    assert.equal(timeouts, 9);
+    assert.equal(summarize(census.found).length, 3);
+  });
+
   it('leaves names it does not quote unchecked, and says so', async () => {
     const db = await freshPglite();
     await db.execute('CREATE TABLE "odd name" (id int PRIMARY KEY, "v-1" text)');
