@@ -150,6 +150,7 @@ const configSchema = z
           .min(1)
           .max(128)
           .default(DEFAULT_PACING.maxConcurrentStatements),
+        /** Rows a rewrite pass reads per second at most (setSecret, testSecret's catch-up); not the full read. */
         maxRowsPerSecond: z.number().int().min(1).optional(),
         backoffLatencyFactor: z.number().min(1.1).max(1000).default(DEFAULT_PACING.backoffLatencyFactor),
       })

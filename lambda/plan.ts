@@ -116,7 +116,10 @@ export interface StepPlan {
   readonly calls: StepCalls;
   /** Rows the step reads. */
   readonly rows: number;
-  /** Calls × latency, rows × per-row work, and their sum. */
+  /**
+   * Calls × latency, rows × per-row work, and their sum; or, when `pacing.maxRowsPerSecond` holds the
+   * step's paced rows (setSecret's, testSecret's catch-up) to longer than that, the time the rate takes.
+   */
   readonly timeMs: { readonly calls: number; readonly work: number; readonly total: number };
 }
 
@@ -271,10 +274,17 @@ export async function planRotation(
     sampleRows: options.sampleRows ?? DEFAULT_CENSUS_SAMPLE_ROWS,
   });
   const latencyMs = options.latencyMs ?? DEFAULT_LATENCY_MS;
-  const steps = stepPlans(opened, passes, census, latencyMs, {
-    write: chooseStreams(latencyMs, config, 'write'),
-    read: chooseStreams(latencyMs, config, 'read'),
-  });
+  const steps = stepPlans(
+    opened,
+    passes,
+    census,
+    latencyMs,
+    {
+      write: chooseStreams(latencyMs, config, 'write'),
+      read: chooseStreams(latencyMs, config, 'read'),
+    },
+    config.pacing.maxRowsPerSecond,
+  );
   const budgetMs = LAMBDA_TIMEOUT_MS - config.safetyMarginMs;
   const invocations = {
     budgetMs,
@@ -391,6 +401,7 @@ function stepPlans(
   latencyMs: number,
   /** The streams each kind of pass runs at that latency: their round trips overlap. */
   streams: Readonly<Record<PassKind, number>>,
+  maxRowsPerSecond: number | undefined,
 ): RotationPlan['steps'] {
   const tables = opened.length;
   const cols = passes.length;
@@ -402,13 +413,24 @@ function stepPlans(
   const isPrefixed = (p: ColumnPlan) => codecFor(p.codec).formatPrefix !== undefined;
   const prefixed = sum((p) => (isPrefixed(p) ? scans(p) : 0));
   const counted = sum(scans);
-  const step = (pass: PassKind, calls: Omit<StepCalls, 'total'>, rows: number, workMs: number): StepPlan => {
+  const step = (
+    pass: PassKind,
+    calls: Omit<StepCalls, 'total'>,
+    rows: number,
+    workMs: number,
+    pacedRows: number,
+  ): StepPlan => {
     const total = calls.catalog + calls.counts + calls.reads + calls.writes + calls.census;
     const callMs = Math.round((total * latencyMs) / streams[pass]);
+    const rateMs = maxRowsPerSecond === undefined ? 0 : (pacedRows / maxRowsPerSecond) * 1000;
     return {
       calls: { ...calls, total },
       rows,
-      timeMs: { calls: callMs, work: Math.round(workMs), total: Math.round(callMs + workMs) },
+      timeMs: {
+        calls: callMs,
+        work: Math.round(workMs),
+        total: Math.round(Math.max(callMs + workMs, rateMs)),
+      },
     };
   };
   const rewritten = sum((p) => p.setSecret.rowsRewritten);
@@ -429,6 +451,7 @@ function stepPlans(
       },
       setRead,
       rewritten * REENCRYPT_MS_PER_ROW + (setRead - rewritten) * READ_MS_PER_ROW,
+      setRead,
     ),
     testSecret: step(
       'read',
@@ -442,8 +465,16 @@ function stepPlans(
       },
       testRead,
       testRead * READ_MS_PER_ROW,
+      // The full read is held to the statements in flight only (lambda/passes/verify.ts).
+      catchUpSkipped ? 0 : sum((p) => p.testSecret.catchUpRows),
     ),
-    finishSecret: step('read', { catalog: tables, counts: prefixed, reads: 0, writes: 0, census: 0 }, 0, 0),
+    finishSecret: step(
+      'read',
+      { catalog: tables, counts: prefixed, reads: 0, writes: 0, census: 0 },
+      0,
+      0,
+      0,
+    ),
   };
 }
 

@@ -149,6 +149,8 @@ export async function verifyAll(
           columnRows: before,
           range,
           columnProgress,
+          // Reads only: the statements in flight bound it, not the rewrite's rate.
+          paceRows: false,
         };
         try {
           await scanColumn(deps, table, column, { ...options, control, onLastRead }, classify);

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { NotFinishedError } from '../../lambda/errors.js';
 import { silentLog } from '../../lambda/log.js';
 import { reencrypt } from '../../lambda/passes/reencrypt.js';
+import { verifyAll } from '../../lambda/passes/verify.js';
 import type { SqlResult, SqlRunner, SqlValue } from '../../lambda/ports.js';
 import { fakeClock } from '../support/fake-clock.js';
 import { keyOf, RK1_SECRET_A, RK1_SECRET_B, rk1Config, seedRk1 } from '../support/fixtures.js';
@@ -139,5 +140,22 @@ describe('re-encryption overlaps reads, crypto and writes', () => {
     );
     const written = await rowsUnderB(db);
     assert.ok(written >= 4 && written < 7, `the written pages stay written (${written} rows)`);
+  });
+
+  it("holds setSecret's rewrite to maxRowsPerSecond, and not testSecret's full read, which does not resume", async () => {
+    const db = await world();
+    const config = { ...CONFIG, pacing: { ...CONFIG.pacing, maxRowsPerSecond: 2 } };
+    const setClock = fakeClock();
+    const set = { db, clock: setClock, log: silentLog, config, deadline: setClock.now() + 900_000 };
+    await reencrypt(PLAN, set);
+    assert.equal(await rowsUnderB(db), 7);
+    // Four pages of at most two rows at two rows a second: about three seconds waited in all.
+    const waited = setClock.slept.reduce((sum, ms) => sum + ms, 0);
+    assert.ok(waited >= 2_500, `setSecret waited ${waited} ms`);
+    const testClock = fakeClock();
+    const test = { db, clock: testClock, log: silentLog, config, deadline: testClock.now() + 900_000 };
+    const verified = await verifyAll({ target: RK1_SECRET_B, sources: [RK1_SECRET_A] }, test);
+    assert.ok(verified.length > 0);
+    assert.deepEqual(testClock.slept, []);
   });
 });

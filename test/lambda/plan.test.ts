@@ -171,6 +171,22 @@ describe('rekey plan, the computation', () => {
     assert.equal(p.steps.testSecret.timeMs.calls, Math.round((p.steps.testSecret.calls.total * 100) / 4));
   });
 
+  it("takes maxRowsPerSecond's time for setSecret, and none of it for testSecret's full read", async () => {
+    const db = await fresh();
+    await seedConfigured(db, 40);
+    const free = await plan(db, config(), { latencyMs: 100 });
+    const capped = await plan(db, config({ pacing: { maxRowsPerSecond: 2 } }), { latencyMs: 100 });
+    const rows = capped.steps.setSecret.rows;
+    assert.ok(rows > 0);
+    assert.equal(capped.steps.setSecret.timeMs.total, Math.round((rows / 2) * 1000));
+    assert.ok(capped.steps.setSecret.timeMs.total > free.steps.setSecret.timeMs.total);
+    // testSecret's catch-up rewrites at that rate too (the column without a key prefix: all its rows),
+    // its full read does not.
+    const catchUp = capped.passes.reduce((sum, p) => sum + p.testSecret.catchUpRows, 0);
+    assert.ok(catchUp < capped.steps.testSecret.rows);
+    assert.equal(capped.steps.testSecret.timeMs.total, Math.round((catchUp / 2) * 1000));
+  });
+
   it('plans a resumed rotation: rows already under the pending key are neither read nor written again', async () => {
     const db = await fresh();
     await seedConfigured(db, 200);
