@@ -68,10 +68,15 @@ export interface RetryPolicy {
   readonly timeoutAttempts?: number;
 }
 
-/** Enough for an Aurora auto-pause to resume (tens of seconds) without hiding a real outage. */
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, baseMs: 200, maxMs: 10_000, timeoutAttempts: 3 };
-
 const DEFAULT_TIMEOUT_ATTEMPTS = 3;
+
+/** Enough for an Aurora auto-pause to resume (tens of seconds) without hiding a real outage. */
+export const DEFAULT_RETRY: RetryPolicy = {
+  attempts: 8,
+  baseMs: 200,
+  maxMs: 10_000,
+  timeoutAttempts: DEFAULT_TIMEOUT_ATTEMPTS,
+};
 
 /**
  * Runs `work` and retries it on transient errors with exponential backoff and full jitter. Only for

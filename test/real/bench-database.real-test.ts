@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it, test } from 'node:test';
 import pg from 'pg';
-import { ensureBenchDatabase } from '../../bench/bench-database.js';
+import { ensureBenchDatabase, withDatabase } from '../../bench/bench-database.js';
 
 const url = process.env.REKEY_TEST_PG_URL;
-
-function inDatabase(base: string, database: string): string {
-  const parsed = new URL(base);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
 
 async function exists(base: string, database: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: base });
@@ -34,17 +28,17 @@ if (url) {
 
     it('creates its own database when it is missing, and finds it the next time', async () => {
       const said: string[] = [];
-      await ensureBenchDatabase(inDatabase(url, scratch), (line) => said.push(line), scratch);
+      await ensureBenchDatabase(withDatabase(url, scratch), (line) => said.push(line), scratch);
       assert.equal(await exists(url, scratch), true);
       assert.deepEqual(said, [`creating database ${scratch} for the benchmark's tables`]);
-      await ensureBenchDatabase(inDatabase(url, scratch), (line) => said.push(line), scratch);
+      await ensureBenchDatabase(withDatabase(url, scratch), (line) => said.push(line), scratch);
       assert.equal(said.length, 1);
     });
 
     it('creates no database it was pointed at by name, and says how to', async () => {
       const other = `rekey_not_there_${process.pid}`;
       await assert.rejects(
-        ensureBenchDatabase(inDatabase(url, other), () => {}, scratch),
+        ensureBenchDatabase(withDatabase(url, other), () => {}, scratch),
         (error: Error) => {
           assert.match(error.message, new RegExp(`names database '${other}', which does not exist`));
           assert.match(error.message, /createdb/);
