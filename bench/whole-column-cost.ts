@@ -9,15 +9,13 @@
 import { parseArgs } from 'node:util';
 import {
   createDataApiClient,
+  DATA_API_ROW_LIMIT,
   dataApiRunner,
   type Engine,
   type SqlRunner,
   TableSql,
 } from '../lambda/index.js';
 import { startLocal } from '../local/index.js';
-
-/** The Data API's limit for one row, which setSecret checks before its pass. */
-const DATA_API_ROW_LIMIT = 64 * 1024;
 
 const { values } = parseArgs({
   options: {

@@ -23,6 +23,7 @@ import {
   takeDatabaseCensus,
 } from './passes/db-census.js';
 import type { PassDeps } from './passes/pass-deps.js';
+import { DATA_API_ROW_LIMIT } from './passes/reencrypt.js';
 import { pageRowsFor, retried } from './passes/scan.js';
 import { chooseStreams, type PassKind } from './passes/streams.js';
 import { type ColumnStats, TableSql } from './sql.js';
@@ -47,8 +48,6 @@ export const REENCRYPT_MS_PER_ROW = 0.025;
 export const READ_MS_PER_ROW = 0.011;
 /** Values above this are flagged: close to the Data API's 64 KB row limit. */
 export const LARGE_VALUE_BYTES = 48 * 1024;
-/** The largest value a pass can move (lambda/reencrypt.ts: 64 KB less room for the id and the JSON). */
-const DATA_API_ROW_LIMIT = 64 * 1024 - 1024;
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 

@@ -184,7 +184,12 @@ export class TableSql {
     await this.walkChunks(chunkRows, async (after) => {
       const params: Record<string, SqlValue> = {};
       const counted = this.valueFilter(column, skipPrefix, params);
-      const chunk = this.chunk(`CASE WHEN ${counted} THEN OCTET_LENGTH(${c}) END AS len`, after, params);
+      const chunk = this.chunk(
+        `CASE WHEN ${counted} THEN OCTET_LENGTH(${c}) END AS len`,
+        after,
+        chunkRows,
+        params,
+      );
       const result = await this.db.execute(
         `SELECT COUNT(*), COUNT(s.len), COALESCE(MAX(s.len), 0), COALESCE(SUM(s.len), 0), CAST(MAX(s.k) AS ${this.dialect.idText}) FROM (${chunk}) AS s`,
         params,
@@ -218,11 +223,15 @@ export class TableSql {
   }
 
   /** A chunk's rows: `chunkRows` rows of the table after `after` in id order, the id as `k`. */
-  private chunk(select: string, after: RowId | undefined, params: Record<string, SqlValue>): string {
+  private chunk(
+    select: string,
+    after: RowId | undefined,
+    chunkRows: number,
+    params: Record<string, SqlValue>,
+  ): string {
     const id = this.col(this.table.id);
-    if (after !== undefined) params.after = after;
-    const from = after === undefined ? '' : ` WHERE ${id} > ${this.idParam('after')}`;
-    return `SELECT ${id} AS k, ${select} FROM ${this.from()}${from} ORDER BY ${id} LIMIT ${this.chunkRows}`;
+    const ids = this.idRange(after === undefined ? {} : { after }, params);
+    return `SELECT ${id} AS k, ${select} FROM ${this.from()}${ids ? ` WHERE ${ids}` : ''} ORDER BY ${id} LIMIT ${chunkRows}`;
   }
 
   /** The one row of an aggregate, never read as zeros when it is missing. */
@@ -235,12 +244,18 @@ export class TableSql {
 
   /** Ids of rows whose value in `column` is larger than `bytes` (at most 10). */
   async idsLargerThan(column: string, bytes: number): Promise<RowId[]> {
-    if (this.chunkRows === undefined) return this.idsLargerThanIn(column, bytes, {}, 10);
+    const chunkRows = this.chunkRows;
+    if (chunkRows === undefined) return this.idsLargerThanIn(column, bytes, {}, 10);
     const c = this.col(column);
     const ids: RowId[] = [];
-    await this.walkChunks(this.chunkRows, async (after) => {
+    await this.walkChunks(chunkRows, async (after) => {
       const params: Record<string, SqlValue> = { bytes };
-      const chunk = this.chunk(`CASE WHEN OCTET_LENGTH(${c}) > :bytes THEN 1 END AS large`, after, params);
+      const chunk = this.chunk(
+        `CASE WHEN OCTET_LENGTH(${c}) > :bytes THEN 1 END AS large`,
+        after,
+        chunkRows,
+        params,
+      );
       const result = await this.db.execute(
         `SELECT COUNT(*), CAST(MAX(s.k) AS ${this.dialect.idText}), COUNT(s.large) FROM (${chunk}) AS s`,
         params,
@@ -250,7 +265,7 @@ export class TableSql {
       const scanned = Number(row[0]);
       // Rarely any: only then are their ids read, from this chunk's range alone.
       if (Number(row[2]) > 0 && ids.length < 10) {
-        const end = scanned < (this.chunkRows ?? 0) ? undefined : toRowId(row[1] ?? null);
+        const end = scanned < chunkRows ? undefined : toRowId(row[1] ?? null);
         ids.push(
           ...(await this.idsLargerThanIn(
             column,
@@ -465,7 +480,8 @@ export class TableSql {
         counts.set(prefix, (counts.get(prefix) ?? 0) + Number(r[1]));
       }
     };
-    if (this.chunkRows === undefined) {
+    const chunkRows = this.chunkRows;
+    if (chunkRows === undefined) {
       const result = await this.db.execute(
         `SELECT SUBSTRING(${c}, 1, ${n}) AS p, COUNT(*) FROM ${this.from()} WHERE ${matches} GROUP BY SUBSTRING(${c}, 1, ${n})`,
         { format: this.text(column, formatPrefix) },
@@ -474,9 +490,14 @@ export class TableSql {
       add(result.rows);
       return counts;
     }
-    await this.walkChunks(this.chunkRows, async (after) => {
+    await this.walkChunks(chunkRows, async (after) => {
       const params: Record<string, SqlValue> = { format: this.text(column, formatPrefix) };
-      const chunk = this.chunk(`CASE WHEN ${matches} THEN SUBSTRING(${c}, 1, ${n}) END AS p`, after, params);
+      const chunk = this.chunk(
+        `CASE WHEN ${matches} THEN SUBSTRING(${c}, 1, ${n}) END AS p`,
+        after,
+        chunkRows,
+        params,
+      );
       // Every row of the chunk is in a group (those that do not match in the NULL one), and the group
       // with the chunk's last id comes first: its MAX is where the chunk ended.
       const result = await this.db.execute(

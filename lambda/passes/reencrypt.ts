@@ -15,7 +15,7 @@ import {
 } from './streams.js';
 
 /** The Data API refuses result rows over 64 KB; keep room for the id and the JSON around it. */
-const DATA_API_ROW_LIMIT = 64 * 1024 - 1024;
+export const DATA_API_ROW_LIMIT = 64 * 1024 - 1024;
 /** How often rows that the app keeps changing are re-read before they are left for the next pass. */
 const CONFLICT_ROUNDS = 5;
 /** At most this many row ids are kept per problem, for reports (ids only, never values). */
