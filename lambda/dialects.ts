@@ -58,6 +58,8 @@ export interface Dialect {
    * (PostgreSQL: a parallel scan, 0.6-5 s at 10M rows). See SCAN_CHUNK_ROWS in lambda/sql.ts.
    */
   readonly scansInChunks: boolean;
+  /** Whether a statement can read a random sample of a table's pages (PostgreSQL's TABLESAMPLE SYSTEM). */
+  readonly samplesPages: boolean;
   /** Whether a config entry (schema optional) names this table of the catalog. */
   sameTable(configSchema: string | undefined, configTable: string, schema: string, table: string): boolean;
   readonly census: CensusDialect;
@@ -148,6 +150,7 @@ const POSTGRES: Dialect = {
   unnestsArrays: true,
   windowsStopEarly: true,
   scansInChunks: false,
+  samplesPages: true,
   sameTable: (configSchema, configTable, schema, table) =>
     configTable === table && (configSchema ?? 'public') === schema,
   census: {
@@ -203,6 +206,7 @@ const MYSQL: Dialect = {
   unnestsArrays: false,
   windowsStopEarly: false,
   scansInChunks: true,
+  samplesPages: false,
   sameTable: (_configSchema, configTable, _schema, table) => configTable === table,
   census: {
     catalog: `SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, c.CHARACTER_MAXIMUM_LENGTH

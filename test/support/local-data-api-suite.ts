@@ -608,6 +608,86 @@ export function dataApiSuite(target: DataApiSuiteTarget): void {
         );
       });
 
+      it('takes the boundaries of a large column from a sample of its pages on PostgreSQL, and on MySQL skips a chunk of rows a statement', async () => {
+        const t = uniqueTableName('rk_sample');
+        await create(t, '(id BIGINT PRIMARY KEY, secret TEXT)');
+        const ids = Array.from({ length: 11 }, (_, k) => (1152921504606846977n + 2n * BigInt(k)).toString());
+        const done = new Set([1, 4, 7]);
+        for (const [i, id] of ids.entries()) {
+          const value = done.has(i)
+            ? rk1.encrypt(Buffer.from('x'), keyB, { table: t, column: 'secret' })
+            : enc(t, 'secret', i);
+          await exec(`INSERT INTO ${t} (id, secret) VALUES (${pg ? 'CAST(:id AS bigint)' : ':id'}, :v)`, [
+            { name: 'id', value: { stringValue: id } },
+            { name: 'v', value: { stringValue: value } },
+          ]);
+        }
+        const statements: string[] = [];
+        const inner = runner();
+        const spy: SqlRunner = {
+          ...inner,
+          execute: (sql, params, options) => {
+            statements.push(sql);
+            return inner.execute(sql, params, options);
+          },
+        };
+        // Every column is "large" here; so small a table is sampled whole, so the quantiles are exact.
+        const table = await TableSql.open(
+          spy,
+          { table: t, id: 'id', columns: ['secret'] },
+          { sampleAboveRows: 0 },
+        );
+        statements.length = 0;
+        const left = ids.filter((_, i) => !done.has(i));
+        // percentile_disc(f) of n rows is the ceil(f * n)-th.
+        const quantile = (rows: string[], f: number) => rows[Math.ceil(f * rows.length) - 1];
+        const skipB = rk1.sqlPrefix(keyB);
+        if (pg) {
+          assert.deepEqual(await table.boundaries('secret', { every: 3, limit: 3 }), [
+            quantile(ids, 1 / 4),
+            quantile(ids, 2 / 4),
+            quantile(ids, 3 / 4),
+          ]);
+          assert.deepEqual(await table.boundaries('secret', { every: 2, limit: 1, skipPrefix: skipB }), [
+            quantile(left, 1 / 2),
+          ]);
+          // More boundaries than rows: neighbouring quantiles fall on one row, which is kept once.
+          const fractions = Array.from({ length: 30 }, (_, i) => (i + 1) / 31);
+          assert.deepEqual(await table.boundaries('secret', { every: 1, limit: 30, skipPrefix: skipB }), [
+            ...new Set(fractions.map((f) => quantile(left, f))),
+          ]);
+          assert.ok(statements.every((sql) => sql.includes('TABLESAMPLE SYSTEM')));
+        } else {
+          // No page sample on MySQL: the exact boundaries, by statements that skip a chunk of rows at most.
+          assert.deepEqual(await table.boundaries('secret', { every: 3, limit: 5 }), [
+            ids[2],
+            ids[5],
+            ids[8],
+          ]);
+          assert.ok(statements.every((sql) => !sql.includes('TABLESAMPLE')));
+          const chunked = await TableSql.open(
+            spy,
+            { table: t, id: 'id', columns: ['secret'] },
+            { chunkRows: 2 },
+          );
+          statements.length = 0;
+          assert.deepEqual(await chunked.boundaries('secret', { every: 3, limit: 5 }), [
+            ids[2],
+            ids[5],
+            ids[8],
+          ]);
+          // Two statements a boundary (2 rows, then 1), and two more that find no fourth.
+          assert.equal(statements.length, 8);
+          assert.ok(statements.every((sql) => /OFFSET [01]$/.test(sql)));
+          assert.deepEqual(await chunked.boundaries('secret', { every: 2, limit: 9, skipPrefix: skipB }), [
+            left[1],
+            left[3],
+            left[5],
+            left[7],
+          ]);
+        }
+      });
+
       it('counts, sizes and finds oversized values a chunk of the id index at a time, as one statement would', async () => {
         const t = uniqueTableName('rk_chunks');
         const prefixA = rk1.sqlPrefix(keyA) as string;
