@@ -10,6 +10,7 @@ import {
 import { BINARY_TYPES, type CensusDialect, dialectOf, type Engine } from '../dialects.js';
 import { ConfigError, RekeyError, SecretFormatError, StatementTooSlowError } from '../errors.js';
 import type { SqlResult, SqlRunner, SqlValue } from '../ports.js';
+import { DEFAULT_RETRY } from '../retry.js';
 import { asText, TableSql } from '../sql.js';
 import type { KeyVersions } from '../table-keys.js';
 import type { KeyLabel, StagedValue } from './census.js';
@@ -160,6 +161,10 @@ export async function takeDatabaseCensus(
       if (schema && table && column) primaryKeys.set(`${text(schema)}.${text(table)}`, text(column));
   }
   const stopBy = deps.deadline - deps.config.safetyMarginMs;
+  // One timeout leaves a column unchecked: its statements read (no row lock makes them wait), so one
+  // past the Data API's 45 s would be past it again, and three tries of every such column of a large
+  // database would spend the invocation testSecret needs for its own reads.
+  const censusRetry = { ...(deps.retry ?? DEFAULT_RETRY), timeoutAttempts: 1 };
   const outcomes: ColumnOutcome[] = [];
   const checkOne = async (c: CatalogColumn): Promise<ColumnOutcome> => {
     const where = { schema: c.schema, table: c.table, column: c.column };
@@ -168,7 +173,7 @@ export async function takeDatabaseCensus(
     if (deps.clock.now() > stopBy)
       return { unchecked: [{ ...where, reason: 'not reached before the deadline' }] };
     try {
-      const result = await checkColumn(c, keys, { ...paced, db }, dialect, {
+      const result = await checkColumn(c, keys, { ...paced, db, retry: censusRetry }, dialect, {
         sampleRows,
         full: options.full === true,
         primaryKey: primaryKeys.get(`${c.schema}.${c.table}`),

@@ -96,8 +96,8 @@ describe('the database census, what it cannot check', () => {
         'app2.cache.token: StatementTooSlowError:',
       ],
     );
-    // Three attempts a column, not the eight other transient errors get.
-    assert.equal(timeouts, 9);
+    // One attempt a column (a read that took 45 s once would again), not the three a page gets.
+    assert.equal(timeouts, 3);
     assert.equal(summarize(census.found).length, 3);
   });
 
