@@ -582,12 +582,14 @@ export function dataApiSuite(target: DataApiSuiteTarget): void {
         });
       });
 
-      it('numbers the boundaries of key ranges as every n-th id a pass would read, on BIGINTs near 2^60', async () => {
-        const t = uniqueTableName('rk_bounds');
+      /**
+       * Eleven rows with BIGINT ids near 2^60, which a double cannot tell apart (each boundary starts
+       * after the last); rows 1, 4 and 7 are already under B, so a pass that skips B's prefix reads `left`.
+       */
+      async function seedBoundaryRows(name: string): Promise<{ t: string; ids: string[]; left: string[] }> {
+        const t = uniqueTableName(name);
         await create(t, '(id BIGINT PRIMARY KEY, secret TEXT)');
-        // Ids a double cannot tell apart, as in the test below: each boundary starts after the last.
         const ids = Array.from({ length: 11 }, (_, k) => (1152921504606846977n + 2n * BigInt(k)).toString());
-        // Rows 1, 4 and 7 are already under B, and a pass that skips B's prefix does not count them.
         const done = new Set([1, 4, 7]);
         for (const [i, id] of ids.entries()) {
           const value = done.has(i)
@@ -598,10 +600,14 @@ export function dataApiSuite(target: DataApiSuiteTarget): void {
             { name: 'v', value: { stringValue: value } },
           ]);
         }
+        return { t, ids, left: ids.filter((_, i) => !done.has(i)) };
+      }
+
+      it('numbers the boundaries of key ranges as every n-th id a pass would read, on BIGINTs near 2^60', async () => {
+        const { t, ids, left } = await seedBoundaryRows('rk_bounds');
         const table = await TableSql.open(runner(), { table: t, id: 'id', columns: ['secret'] });
         assert.deepEqual(await table.boundaries('secret', { every: 3, limit: 5 }), [ids[2], ids[5], ids[8]]);
         assert.deepEqual(await table.boundaries('secret', { every: 3, limit: 2 }), [ids[2], ids[5]]);
-        const left = ids.filter((_, i) => !done.has(i));
         assert.deepEqual(
           await table.boundaries('secret', { every: 2, limit: 9, skipPrefix: rk1.sqlPrefix(keyB) }),
           [left[1], left[3], left[5], left[7]],
@@ -609,19 +615,7 @@ export function dataApiSuite(target: DataApiSuiteTarget): void {
       });
 
       it('takes the boundaries of a large column from a sample of its pages on PostgreSQL, and on MySQL skips a chunk of rows a statement', async () => {
-        const t = uniqueTableName('rk_sample');
-        await create(t, '(id BIGINT PRIMARY KEY, secret TEXT)');
-        const ids = Array.from({ length: 11 }, (_, k) => (1152921504606846977n + 2n * BigInt(k)).toString());
-        const done = new Set([1, 4, 7]);
-        for (const [i, id] of ids.entries()) {
-          const value = done.has(i)
-            ? rk1.encrypt(Buffer.from('x'), keyB, { table: t, column: 'secret' })
-            : enc(t, 'secret', i);
-          await exec(`INSERT INTO ${t} (id, secret) VALUES (${pg ? 'CAST(:id AS bigint)' : ':id'}, :v)`, [
-            { name: 'id', value: { stringValue: id } },
-            { name: 'v', value: { stringValue: value } },
-          ]);
-        }
+        const { t, ids, left } = await seedBoundaryRows('rk_sample');
         const statements: string[] = [];
         const inner = runner();
         const spy: SqlRunner = {
@@ -638,7 +632,6 @@ export function dataApiSuite(target: DataApiSuiteTarget): void {
           { sampleAboveRows: 0 },
         );
         statements.length = 0;
-        const left = ids.filter((_, i) => !done.has(i));
         // percentile_disc(f) of n rows is the ceil(f * n)-th.
         const quantile = (rows: string[], f: number) => rows[Math.ceil(f * rows.length) - 1];
         const skipB = rk1.sqlPrefix(keyB);
