@@ -617,14 +617,7 @@ export function dataApiSuite(target: DataApiSuiteTarget): void {
       it('takes the boundaries of a large column from a sample of its pages on PostgreSQL, and on MySQL skips a chunk of rows a statement', async () => {
         const { t, ids, left } = await seedBoundaryRows('rk_sample');
         const statements: string[] = [];
-        const inner = runner();
-        const spy: SqlRunner = {
-          ...inner,
-          execute: (sql, params, options) => {
-            statements.push(sql);
-            return inner.execute(sql, params, options);
-          },
-        };
+        const spy = recording(runner(), statements);
         // Every column is "large" here; so small a table is sampled whole, so the quantiles are exact.
         const table = await TableSql.open(
           spy,
@@ -720,14 +713,7 @@ export function dataApiSuite(target: DataApiSuiteTarget): void {
         // Chunks of 3 rows (3, 3, 3, 2), of 11 (one full chunk, then an empty one), and the engine's own way.
         for (const chunkRows of [3, 11, undefined]) {
           const sent: string[] = [];
-          const inner = runner();
-          const spy: SqlRunner = {
-            ...inner,
-            execute: (sql, params, options) => {
-              sent.push(sql);
-              return inner.execute(sql, params, options);
-            },
-          };
+          const spy = recording(runner(), sent);
           const table = await TableSql.open(spy, stored, chunkRows === undefined ? {} : { chunkRows });
           const label = `chunks of ${chunkRows ?? 'the default'}`;
           const stats = await table.stats('secret');
@@ -875,4 +861,15 @@ export function dataApiSuite(target: DataApiSuiteTarget): void {
       });
     });
   });
+}
+
+/** `inner`, with every statement's SQL appended to `sent` as it goes out. */
+function recording(inner: SqlRunner, sent: string[]): SqlRunner {
+  return {
+    ...inner,
+    execute: (sql, params, options) => {
+      sent.push(sql);
+      return inner.execute(sql, params, options);
+    },
+  };
 }
