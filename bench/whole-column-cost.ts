@@ -3,8 +3,10 @@
  * on a real server: `npx tsx bench/whole-column-cost.ts --url mysql://root@127.0.0.1:3306/db --table t
  * --column c [--schema s] [--id id] [--chunk-rows N|all]`. Times the count and sizes, the census's
  * count by key prefix and the search for rows too large for the Data API, each as TableSql sends them
- * (in chunks of the id index on MySQL unless `--chunk-rows all`), and prints per kind the statements
- * sent, the longest one and the total. Reads only; prints counts and times, never a value.
+ * (in chunks of the id index on MySQL unless `--chunk-rows all`), then the sampled database census
+ * testSecret takes (of every text column of the database, as if none were configured), and prints per
+ * kind the statements sent, the longest one and the total. Reads only; prints counts and times, never
+ * a value.
  */
 import { parseArgs } from 'node:util';
 import {
@@ -12,8 +14,13 @@ import {
   DATA_API_ROW_LIMIT,
   dataApiRunner,
   type Engine,
+  generateSecretValue,
+  parseConfig,
   type SqlRunner,
+  silentLog,
+  systemClock,
   TableSql,
+  takeDatabaseCensus,
 } from '../lambda/index.js';
 import { startLocal } from '../local/index.js';
 
@@ -74,6 +81,7 @@ try {
     ['count and sizes', () => sql.stats(column)],
     ['count by key prefix', () => sql.countByPrefix(column, 'rk1:', 13)],
     ['rows too large for the Data API', () => sql.idsLargerThan(column, DATA_API_ROW_LIMIT)],
+    ['the database census (sampled)', () => census(timed)],
   ];
   console.log(`${engine}, ${table}.${column}, chunks: ${chunkOption ?? 'the engine default'}`);
   for (const [kind, run] of kinds) {
@@ -88,4 +96,20 @@ try {
   }
 } finally {
   await local.close();
+}
+
+/** The census testSecret takes, of a database where nothing is configured (a table that is not there). */
+async function census(db: SqlRunner) {
+  const template = { encryptionKey: { kind: 'aes-256' as const } };
+  const config = parseConfig({
+    secretTemplate: template,
+    dataKeyField: 'encryptionKey',
+    storedFields: [{ table: 'not_in_this_database', id: 'id', columns: ['v'] }],
+    dataApi: { ...local.dataApiTarget, engine },
+  });
+  const deps = { db, clock: systemClock, log: silentLog, config, deadline: Date.now() + 3_600_000 };
+  const staged = { target: generateSecretValue(template, {}), sources: [] };
+  const result = await takeDatabaseCensus(staged, deps, chunkRows === undefined ? {} : { chunkRows });
+  if (result.unchecked.length > 0) console.log(`census: ${result.unchecked.length} columns unchecked`);
+  return result;
 }

@@ -436,8 +436,9 @@ function stepPlans(
   const setRead = sum((p) => p.setSecret.rowsRead);
   const testRead = sum((p) => p.testSecret.catchUpRows + p.testSecret.verifyRows);
   const catchUpSkipped = passes.every(isPrefixed);
-  // The census testSecret runs is the sampled one: the catalog, an aggregate per column, a sample per Fernet column.
-  const censusCalls = 1 + census.checked + census.fernetColumns;
+  // The census testSecret runs is the sampled one: the catalog, the lookups its chunks need (MySQL),
+  // an aggregate per column (or a chunk), a sample per Fernet column (or a chunk holding Fernet values).
+  const censusCalls = 1 + census.lookups + census.aggregates + census.samples;
   return {
     setSecret: step(
       'write',

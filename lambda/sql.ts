@@ -211,6 +211,40 @@ export class TableSql {
     return this.chunkRows === undefined ? 1 : Math.floor(rows / this.chunkRows) + 1;
   }
 
+  /**
+   * Runs an aggregate of another module's (the database census) over the whole table a chunk of the id
+   * index at a time, in id order (see SCAN_CHUNK_ROWS and walkChunks). `visit` gets the chunk as a
+   * derived table of the id (`k`) and `select`'s columns, its bounds bound into `params`, and the id
+   * it starts after (none for the first); it answers how many rows the chunk held and its last id; a
+   * chunk short of its rows is the last.
+   * @returns false, having run nothing, where the engine reads a whole column in one statement.
+   */
+  async forEachChunk(
+    select: string,
+    visit: (
+      chunk: string,
+      params: Record<string, SqlValue>,
+      after: RowId | undefined,
+    ) => Promise<{ scanned: number; end: SqlValue | undefined }>,
+  ): Promise<boolean> {
+    const chunkRows = this.chunkRows;
+    if (chunkRows === undefined) return false;
+    await this.walkChunks(chunkRows, (after) => {
+      const params: Record<string, SqlValue> = {};
+      return visit(this.chunk(select, after, chunkRows, params), params, after);
+    });
+    return true;
+  }
+
+  /**
+   * The condition for ids after `after` (exclusive) and up to `upTo` (inclusive), compared as the id
+   * column's type, its bounds bound into `params`; '' for every id. For statements of another module's
+   * over a range that {@link forEachChunk} answered.
+   */
+  idsBetween(range: { after?: RowId; upTo?: RowId }, params: Record<string, SqlValue>): string {
+    return this.idRange(range, params);
+  }
+
   /** {@link stats} a chunk of the id index at a time (see SCAN_CHUNK_ROWS). */
   private async statsInChunks(column: string, chunkRows: number, skipPrefix?: string): Promise<ColumnStats> {
     const c = this.col(column);

@@ -11,7 +11,7 @@ import { BINARY_TYPES, type CensusDialect, dialectOf, type Engine } from '../dia
 import { ConfigError, RekeyError, SecretFormatError, StatementTooSlowError } from '../errors.js';
 import type { SqlResult, SqlRunner, SqlValue } from '../ports.js';
 import { DEFAULT_RETRY } from '../retry.js';
-import { asText, TableSql } from '../sql.js';
+import { asText, type RowId, TableSql } from '../sql.js';
 import type { KeyVersions } from '../table-keys.js';
 import type { KeyLabel, StagedValue } from './census.js';
 import type { PassDeps } from './pass-deps.js';
@@ -75,6 +75,18 @@ export interface DatabaseCensus {
   /** Whether Fernet values were all read (`full`) or a sample of `sampleRows` per column. */
   readonly full: boolean;
   readonly sampleRows: number;
+  /**
+   * Statements of the columns' aggregates: one a column, or on MySQL one a chunk of its table's
+   * primary key (see SCAN_CHUNK_ROWS); and of the lookups those chunks need (the primary keys, each
+   * such table's catalog; none on PostgreSQL). What the plan predicts the sampled census from.
+   */
+  readonly aggregates: number;
+  readonly lookups: number;
+  /**
+   * Statements of the Fernet samples of the sampled census (counted also where `full` read every value
+   * instead): one a column holding Fernet values, or one a chunk holding some.
+   */
+  readonly samples: number;
   /** Statements sent, rows they returned, and the time it took. */
   readonly cost: { readonly statements: number; readonly rowsRead: number; readonly durationMs: number };
 }
@@ -85,6 +97,11 @@ export interface DatabaseCensusOptions {
   readonly sampleRows?: number;
   /** Read every Fernet value (exact counts) instead of a sample. */
   readonly full?: boolean;
+  /**
+   * Rows of a table an aggregate reads at most a statement, on either engine (TableSqlOptions.chunkRows);
+   * tests ask for few. @default SCAN_CHUNK_ROWS on MySQL; one statement on PostgreSQL.
+   */
+  readonly chunkRows?: number;
 }
 
 /** The default sample per column: enough to see a key that writes a few percent of a column's values. */
@@ -154,12 +171,32 @@ export async function takeDatabaseCensus(
     else if (maxLength !== null && Number(maxLength) < MIN_CIPHERTEXT_CHARS) skipped.tooShort++;
     else columns.push({ schema, table, column, binary: BINARY_TYPES.has(type.toLowerCase()) });
   }
+  // Where a whole-column aggregate reads in chunks of the primary key (MySQL, or chunks asked for),
+  // and for `full`'s pages.
+  const chunked = dialectOf(db.dialect).scansInChunks || options.chunkRows !== undefined;
   const primaryKeys = new Map<string, string>();
-  if (options.full) {
+  // The lookups the chunks need, which the sampled census (testSecret's) takes too.
+  const lookups = { statements: 0 };
+  if (options.full || chunked) {
+    if (chunked) lookups.statements++;
     const keys = await retried(deps, () => db.execute(dialect.primaryKeys, {}, { expectRows: true }));
     for (const [schema, table, column] of keys.rows)
       if (schema && table && column) primaryKeys.set(`${text(schema)}.${text(table)}`, text(column));
   }
+  const keyedTables = new Map<string, Promise<TableSql | undefined>>();
+  const keyedTable = (c: CatalogColumn): Promise<TableSql | undefined> => {
+    const name = `${c.schema}.${c.table}`;
+    const primaryKey = primaryKeys.get(name);
+    if (primaryKey === undefined) return Promise.resolve(undefined);
+    let table = keyedTables.get(name);
+    if (!table) {
+      const sameTable = columns.filter((o) => o.schema === c.schema && o.table === c.table && plain(o));
+      if (chunked) lookups.statements++;
+      table = openByKey(c, primaryKey, sameTable, { ...paced, db }, options.chunkRows);
+      keyedTables.set(name, table);
+    }
+    return table;
+  };
   const stopBy = deps.deadline - deps.config.safetyMarginMs;
   // One timeout leaves a column unchecked: its statements read (no row lock makes them wait), so one
   // past the Data API's 45 s would be past it again, and three tries of every such column of a large
@@ -176,7 +213,8 @@ export async function takeDatabaseCensus(
       const result = await checkColumn(c, keys, { ...paced, db, retry: censusRetry }, dialect, {
         sampleRows,
         full: options.full === true,
-        primaryKey: primaryKeys.get(`${c.schema}.${c.table}`),
+        table: options.full || chunked ? await keyedTable(c) : undefined,
+        stopBy,
       });
       return {
         checked: result,
@@ -212,6 +250,8 @@ export async function takeDatabaseCensus(
   const unchecked = outcomes.flatMap((o) => o.unchecked);
   const checked = outcomes.filter((o) => o.checked).length;
   const fernetColumns = outcomes.filter((o) => o.checked?.fernet).length;
+  const aggregates = outcomes.reduce((sum, o) => sum + (o.checked?.aggregates ?? 0), 0);
+  const samples = outcomes.reduce((sum, o) => sum + (o.checked?.samples ?? 0), 0);
   return {
     found,
     checked,
@@ -220,6 +260,9 @@ export async function takeDatabaseCensus(
     unchecked,
     full: options.full === true,
     sampleRows,
+    aggregates,
+    lookups: lookups.statements,
+    samples,
     cost: { ...cost, durationMs: deps.clock.now() - started },
   };
 }
@@ -299,7 +342,12 @@ export function describeFound(f: FoundCiphertext): string {
 
 /** One column's part of the census: what it holds when it was checked, and what was left unchecked. */
 interface ColumnOutcome {
-  readonly checked?: { readonly found: readonly FoundCiphertext[]; readonly fernet: boolean };
+  readonly checked?: {
+    readonly found: readonly FoundCiphertext[];
+    readonly fernet: boolean;
+    readonly aggregates: number;
+    readonly samples: number;
+  };
   readonly unchecked: readonly UncheckedColumn[];
 }
 
@@ -309,24 +357,27 @@ async function checkColumn(
   keys: readonly CandidateKey[],
   deps: PassDeps,
   dialect: CensusDialect,
-  options: { readonly sampleRows: number; readonly full: boolean; readonly primaryKey?: string },
-): Promise<{ found: FoundCiphertext[]; fernet: boolean; partial?: string }> {
+  options: {
+    readonly sampleRows: number;
+    readonly full: boolean;
+    /** The column's table, paged by its primary key (MySQL's chunks, and `full`), when it has one. */
+    readonly table: TableSql | undefined;
+    readonly stopBy: number;
+  },
+): Promise<{
+  found: FoundCiphertext[];
+  fernet: boolean;
+  aggregates: number;
+  samples: number;
+  partial?: string;
+}> {
   const { quote } = dialectOf(deps.db.dialect);
   const from = `${quote(c.schema)}.${quote(c.table)}`;
   const v = dialect.value(quote(c.column));
   const p = (name: string) => dialect.param(name, c.binary);
   const bind = (value: string) => dialect.bind(value, c.binary);
   const isFernet = `SUBSTRING(${v}, 1, ${FERNET_TEXT_PREFIX.length}) = ${p('fernet')}`;
-  // One aggregate: rk1 values by key prefix, Fernet-shaped values as one group (''), with their sizes.
-  const groups = await retried(deps, () =>
-    deps.db.execute(
-      `SELECT CASE WHEN SUBSTRING(${v}, 1, ${RK1_FORMAT_PREFIX.length}) = ${p('rk1a')} THEN SUBSTRING(${v}, 1, ${RK1_KEY_PREFIX_LENGTH}) ELSE '' END AS p, ` +
-        `COUNT(*), MAX(OCTET_LENGTH(${v})), AVG(OCTET_LENGTH(${v})) FROM ${from} ` +
-        `WHERE SUBSTRING(${v}, 1, ${RK1_FORMAT_PREFIX.length}) = ${p('rk1b')} OR ${isFernet} GROUP BY 1`,
-      { rk1a: bind(RK1_FORMAT_PREFIX), rk1b: bind(RK1_FORMAT_PREFIX), fernet: bind(FERNET_TEXT_PREFIX) },
-      { expectRows: true },
-    ),
-  );
+  const formats = await countFormats(c, deps, dialect, options);
   const where = { schema: c.schema, table: c.table, column: c.column };
   const found: FoundCiphertext[] = [];
   const rk1Keys = new Map<string, CandidateKey>();
@@ -334,14 +385,9 @@ async function checkColumn(
     const prefix = k.codec === 'rk1' ? codecFor('rk1').sqlPrefix(k.key) : undefined;
     if (prefix !== undefined && !rk1Keys.has(prefix)) rk1Keys.set(prefix, k);
   }
-  let fernet: { rows: number; maxBytes: number; avgBytes: number } | undefined;
-  for (const row of groups.rows) {
-    const prefix = row[0] === null || row[0] === undefined ? '' : text(row[0]);
-    const rows = Number(row[1]);
-    if (prefix === '') {
-      fernet = { rows, maxBytes: Number(row[2]), avgBytes: Number(row[3]) };
-      continue;
-    }
+  const fernet = formats.fernet;
+  const aggregates = formats.statements;
+  for (const [prefix, rows] of formats.rk1) {
     const k = rk1Keys.get(prefix);
     found.push({
       ...where,
@@ -355,7 +401,10 @@ async function checkColumn(
       exact: true,
     });
   }
-  if (!fernet || fernet.rows === 0) return { found, fernet: false };
+  // What the chunks read before the deadline is found all the same: a staged key's values there fail the step.
+  if (formats.stopped)
+    return { found, fernet: false, aggregates, samples: 0, partial: 'not finished before the deadline' };
+  if (!fernet || fernet.rows === 0) return { found, fernet: false, aggregates, samples: 0 };
   const fernetKeys = keys.filter((k) => k.codec !== 'rk1');
   const tally = new Map<CandidateKey | undefined, number>();
   const classify = (value: SqlValue, times: number) => {
@@ -372,9 +421,12 @@ async function checkColumn(
   const readable = `${isFernet} AND OCTET_LENGTH(${v}) <= ${READABLE_BYTES}`;
   const pageRows = pageRowsFor(fernet.avgBytes, dialect.binary(c.binary), deps.config);
   let read = 0;
+  // What the sampled census's sample takes, also counted where `full` reads every value instead.
+  let samples = formats.fernetRanges?.length ?? 1;
+  let partialReason: string | undefined;
   const byId =
-    options.full && options.primaryKey !== undefined
-      ? await readById(c, options.primaryKey, deps, (value) => {
+    options.full && options.table !== undefined
+      ? await readById(c, options.table, deps, (value) => {
           if (!text(value).startsWith(FERNET_TEXT_PREFIX)) return;
           classify(value, 1);
           read++;
@@ -405,15 +457,20 @@ async function checkColumn(
     }
   } else if (!options.full) {
     const limit = Math.min(options.sampleRows, pageRows);
-    const sample = await retried(deps, () =>
-      deps.db.execute(
-        `SELECT ${v} AS v FROM ${from} WHERE ${readable} ORDER BY MD5(${v}) LIMIT ${limit}`,
-        { fernet: bind(FERNET_TEXT_PREFIX) },
-        { expectRows: true },
-      ),
-    );
-    for (const [value] of sample.rows) classify(value ?? null, 1);
-    read = sample.rows.length;
+    const statement = (ids: string, params: Record<string, SqlValue>) =>
+      retried(deps, () =>
+        deps.db.execute(
+          `SELECT ${v} AS v, MD5(${v}) AS h FROM ${from} WHERE ${readable}${ids ? ` AND ${ids}` : ''} ORDER BY MD5(${v}) LIMIT ${limit}`,
+          { ...params, fernet: bind(FERNET_TEXT_PREFIX) },
+          { expectRows: true },
+        ),
+      );
+    const sample = await sampleInRanges(statement, formats.fernetRanges, options, limit, deps.clock);
+    samples = sample.statements;
+    for (const value of sample.values) classify(value, 1);
+    read = sample.values.length;
+    // Cut short by the deadline, the sample is of the chunks read; what it finds is found all the same.
+    if (sample.stopped) partialReason = 'not finished before the deadline';
   }
   const exact = options.full;
   for (const [k, rows] of tally) {
@@ -431,37 +488,200 @@ async function checkColumn(
     });
   }
   const partial =
-    fernet.maxBytes > READABLE_BYTES
+    partialReason ??
+    (fernet.maxBytes > READABLE_BYTES
       ? `some values in Fernet format are larger than the Data API's 64 KB row limit and were not read`
-      : undefined;
-  return partial ? { found, fernet: true, partial } : { found, fernet: true };
+      : undefined);
+  const counted = { found, fernet: true, aggregates, samples };
+  return partial ? { ...counted, partial } : counted;
+}
+
+/** A column's values by format: rk1 rows by key prefix, and the Fernet-shaped rows with their sizes. */
+interface FormatCounts {
+  readonly rk1: ReadonlyMap<string, number>;
+  readonly fernet:
+    | { readonly rows: number; readonly maxBytes: number; readonly avgBytes: number }
+    | undefined;
+  /** Statements sent: one, or one a chunk. */
+  readonly statements: number;
+  /** Whether the deadline came between chunks: the counts are of the rows read before it. */
+  readonly stopped: boolean;
+  /** The chunks that hold Fernet-shaped values, when counted in chunks: where the sample reads. */
+  readonly fernetRanges?: readonly IdRange[];
+}
+
+/** Ids after `after` (exclusive) and up to `upTo` (inclusive); unbounded where absent. */
+interface IdRange {
+  readonly after?: RowId;
+  readonly upTo?: RowId;
 }
 
 /**
- * `--full` on a table with a one-column primary key: every value of the column, in keyset pages by that
- * key, as the passes read (TableSql and scanColumn: linear, with the pass's page sizing). `false` when
- * the key is not one the passes can page by (TableSql refuses it) or a value is too large to read: then
- * the caller pages by value instead.
+ * The column's one aggregate: rk1 values by key prefix, Fernet-shaped values as one group (''), with
+ * their sizes. On MySQL, for a table with a one-column primary key, one statement a chunk of that key
+ * instead (TableSql.forEachChunk): as one statement it read a 10M-row column in 50.5-52.1 s on a
+ * 2-vCPU MariaDB 10.11 with its default buffer pool, past the Data API's 45 s, so the column was left
+ * unchecked; in chunks at most 1.20 s a statement, 42.8 s in all (bench/whole-column-cost.ts). The
+ * deadline is checked between chunks.
  */
-async function readById(
+async function countFormats(
+  c: CatalogColumn,
+  deps: PassDeps,
+  dialect: CensusDialect,
+  options: { readonly table: TableSql | undefined; readonly stopBy: number },
+): Promise<FormatCounts> {
+  const { quote, idText } = dialectOf(deps.db.dialect);
+  const p = (name: string) => dialect.param(name, c.binary);
+  const bind = (value: string) => dialect.bind(value, c.binary);
+  const rk1 = new Map<string, number>();
+  const fernet = { rows: 0, maxBytes: 0, sumBytes: 0 };
+  let statements = 0;
+  let stopped = false;
+  const fernetRanges: IdRange[] = [];
+  const byChunk = await options.table?.forEachChunk(
+    `${dialect.value(quote(c.column))} AS v`,
+    async (chunk, params, after) => {
+      if (deps.clock.now() > options.stopBy) {
+        stopped = true;
+        return { scanned: 0, end: undefined };
+      }
+      statements++;
+      Object.assign(params, { rk1: bind(RK1_FORMAT_PREFIX), fernet: bind(FERNET_TEXT_PREFIX) });
+      // Every row of the chunk is in a group (those in neither format in the NULL one), and the group
+      // with the chunk's last id comes first: its MAX is where the chunk ended.
+      const result = await retried(deps, () =>
+        deps.db.execute(
+          `SELECT CASE WHEN SUBSTRING(s.v, 1, ${RK1_FORMAT_PREFIX.length}) = ${p('rk1')} THEN SUBSTRING(s.v, 1, ${RK1_KEY_PREFIX_LENGTH}) ` +
+            `WHEN SUBSTRING(s.v, 1, ${FERNET_TEXT_PREFIX.length}) = ${p('fernet')} THEN '' END AS p, ` +
+            `COUNT(*), MAX(OCTET_LENGTH(s.v)), SUM(OCTET_LENGTH(s.v)), CAST(MAX(s.k) AS ${idText}) ` +
+            `FROM (${chunk}) AS s GROUP BY 1 ORDER BY MAX(s.k) DESC`,
+          params,
+          { expectRows: true },
+        ),
+      );
+      let scanned = 0;
+      let fernetRows = 0;
+      for (const row of result.rows) {
+        const rows = Number(row[1]);
+        scanned += rows;
+        if (row[0] === null || row[0] === undefined) continue;
+        const prefix = text(row[0]);
+        if (prefix !== '') {
+          rk1.set(prefix, (rk1.get(prefix) ?? 0) + rows);
+          continue;
+        }
+        fernetRows += rows;
+        fernet.maxBytes = Math.max(fernet.maxBytes, Number(row[2]));
+        fernet.sumBytes += Number(row[3]);
+      }
+      fernet.rows += fernetRows;
+      const end = result.rows[0]?.[4];
+      if (fernetRows > 0) {
+        const upTo = end === null || end === undefined ? undefined : text(end);
+        fernetRanges.push({ ...(after !== undefined && { after }), ...(upTo !== undefined && { upTo }) });
+      }
+      return { scanned, end };
+    },
+  );
+  if (byChunk) {
+    const sizes =
+      fernet.rows > 0
+        ? { rows: fernet.rows, maxBytes: fernet.maxBytes, avgBytes: fernet.sumBytes / fernet.rows }
+        : undefined;
+    return { rk1, fernet: sizes, statements, stopped, fernetRanges };
+  }
+  const v = dialect.value(quote(c.column));
+  const isFernet = `SUBSTRING(${v}, 1, ${FERNET_TEXT_PREFIX.length}) = ${p('fernet')}`;
+  const groups = await retried(deps, () =>
+    deps.db.execute(
+      `SELECT CASE WHEN SUBSTRING(${v}, 1, ${RK1_FORMAT_PREFIX.length}) = ${p('rk1a')} THEN SUBSTRING(${v}, 1, ${RK1_KEY_PREFIX_LENGTH}) ELSE '' END AS p, ` +
+        `COUNT(*), MAX(OCTET_LENGTH(${v})), AVG(OCTET_LENGTH(${v})) FROM ${quote(c.schema)}.${quote(c.table)} ` +
+        `WHERE SUBSTRING(${v}, 1, ${RK1_FORMAT_PREFIX.length}) = ${p('rk1b')} OR ${isFernet} GROUP BY 1`,
+      { rk1a: bind(RK1_FORMAT_PREFIX), rk1b: bind(RK1_FORMAT_PREFIX), fernet: bind(FERNET_TEXT_PREFIX) },
+      { expectRows: true },
+    ),
+  );
+  let sizes: FormatCounts['fernet'];
+  for (const row of groups.rows) {
+    const prefix = row[0] === null || row[0] === undefined ? '' : text(row[0]);
+    const rows = Number(row[1]);
+    if (prefix === '') sizes = { rows, maxBytes: Number(row[2]), avgBytes: Number(row[3]) };
+    else rk1.set(prefix, rows);
+  }
+  return { rk1, fernet: sizes, statements: 1, stopped: false };
+}
+
+/**
+ * The Fernet sample: the `limit` values first in MD5 order. Where the column was counted in chunks, the
+ * first `limit` of each chunk holding Fernet values, merged: the same values as one statement over
+ * the whole column would give, which on MySQL read and sorted every one of them. The deadline is
+ * checked between chunks; stopped by it, the sample is of the chunks read.
+ */
+async function sampleInRanges(
+  statement: (ids: string, params: Record<string, SqlValue>) => Promise<SqlResult>,
+  ranges: readonly IdRange[] | undefined,
+  options: { readonly table: TableSql | undefined; readonly stopBy: number },
+  limit: number,
+  clock: PassDeps['clock'],
+): Promise<{ values: SqlValue[]; statements: number; stopped: boolean }> {
+  if (ranges === undefined || options.table === undefined) {
+    const sample = await statement('', {});
+    return { values: sample.rows.map((r) => r[0] ?? null), statements: 1, stopped: false };
+  }
+  const rows: { value: SqlValue; hash: string }[] = [];
+  let statements = 0;
+  let stopped = false;
+  for (const range of ranges) {
+    stopped = clock.now() > options.stopBy;
+    if (stopped) break;
+    const params: Record<string, SqlValue> = {};
+    const ids = options.table.idsBetween(range, params);
+    statements++;
+    for (const r of (await statement(ids, params)).rows)
+      rows.push({ value: r[0] ?? null, hash: text(r[1] ?? '') });
+  }
+  rows.sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
+  return { values: rows.slice(0, limit).map((r) => r.value), statements, stopped };
+}
+
+/**
+ * A table of the census as TableSql sees it, paged by its one-column primary key, with the census's
+ * columns of it; `undefined` when the key is not one the passes can page by (TableSql refuses it).
+ */
+async function openByKey(
   c: CatalogColumn,
   primaryKey: string,
+  columns: readonly CatalogColumn[],
   deps: PassDeps,
-  onValue: (value: string | Uint8Array) => void,
-): Promise<boolean> {
+  chunkRows: number | undefined,
+): Promise<TableSql | undefined> {
   const stored: StoredTable = {
     table: c.table,
     ...(deps.db.dialect === 'postgres' ? { schema: c.schema } : {}),
     id: primaryKey,
-    columns: [c.column],
+    columns: columns.map((o) => o.column).filter((name) => name !== primaryKey),
   };
-  let table: TableSql;
   try {
-    table = await retried(deps, () => TableSql.open(deps.db, stored));
+    return await retried(deps, () =>
+      TableSql.open(deps.db, stored, chunkRows === undefined ? {} : { chunkRows }),
+    );
   } catch (error) {
-    if (error instanceof ConfigError) return false;
+    if (error instanceof ConfigError) return undefined;
     throw error;
   }
+}
+
+/**
+ * `--full` on a table with a one-column primary key: every value of the column, in keyset pages by that
+ * key, as the passes read (TableSql and scanColumn: linear, with the pass's page sizing). `false` when a
+ * value is too large to read: then the caller pages by value instead.
+ */
+async function readById(
+  c: CatalogColumn,
+  table: TableSql,
+  deps: PassDeps,
+  onValue: (value: string | Uint8Array) => void,
+): Promise<boolean> {
   const stats = await retried(deps, () => table.stats(c.column));
   if (stats.maxBytes > READABLE_BYTES) return false;
   const progress = { done: 0, total: stats.rows };

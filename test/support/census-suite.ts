@@ -324,7 +324,10 @@ export function censusSuite(target: CensusTarget): void {
         assert.deepEqual(census.unchecked, []);
         assert.equal(census.checked, 2, 'the two name columns');
         assert.equal(census.skipped.configured, 2);
-        assert.equal(census.cost.statements, 3, 'the catalog and one aggregate per column');
+        // MySQL reads a column a chunk of its table's primary key at a time: the keys, and each table's lookup.
+        const lookups = target.dialect === 'mysql' ? 1 + 2 : 0;
+        assert.equal(census.lookups, lookups);
+        assert.equal(census.cost.statements, 3 + lookups, 'the catalog and one aggregate per column');
       }));
 
     it(`finds planted rk1 and Fernet values in unconfigured text, varchar and binary columns${target.dialect === 'postgres' ? ' of several schemas' : ''}`, () =>
@@ -349,8 +352,107 @@ export function censusSuite(target: CensusTarget): void {
         assert.equal(census.found.find((f) => f.column === 'payload')?.codec, 'fernet-sha256');
         assert.equal(census.skipped.tooShort, 1, 'varchar(20)');
         // The catalog, an aggregate per checked column, a sample per column holding Fernet values.
-        assert.equal(census.cost.statements, 1 + census.checked + census.fernetColumns);
+        assert.equal(census.aggregates, census.checked);
+        assert.equal(census.samples, census.fernetColumns);
+        assert.equal(census.cost.statements, 1 + census.lookups + census.checked + census.fernetColumns);
         assert.equal(census.fernetColumns, 2);
+      }));
+
+    it('counts a column a chunk of its primary key at a time with the same findings, and stops between chunks at the deadline', () =>
+      withDb(async (db) => {
+        await seedConfigured(db, 20);
+        await plantUnlisted(db);
+        const config = censusConfig(target.dialect);
+        const whole = await takeDatabaseCensus(CENSUS_STAGED, deps(db, config));
+        const counted = countedRunner(db);
+        const chunks = () => counted.statements.filter((s) => /ORDER BY MAX\(s\.k\) DESC/.test(s.sql));
+        const census = await takeDatabaseCensus(CENSUS_STAGED, deps(counted.runner, config), {
+          chunkRows: 4,
+        });
+        assert.deepEqual(summarize(census.found), summarize(whole.found));
+        assert.deepEqual(census.unchecked, []);
+        // events: 30 rows, seven chunks of 4 and one of 2 (payload and note; short is too short);
+        // cache: 9 rows, 4, 4 and 1 (k, v and token); accounts.name: 20 rows, five chunks and an empty
+        // one; sources.name: 10 rows, 4, 4 and 2.
+        assert.equal(chunks().length, 2 * 8 + 3 * 3 + 6 + 3);
+        assert.equal(census.aggregates, chunks().length);
+        assert.equal(census.lookups, 1 + 4, 'the primary keys, and each of the four tables once');
+        // Fernet samples: a chunk of events.payload each (8), and the two of cache.token holding some.
+        assert.equal(census.samples, 8 + 2);
+        assert.equal(census.cost.statements, 1 + census.lookups + census.aggregates + census.samples);
+
+        // The deadline passes after the first chunk of events.note (ids 1-4, all rk1 under A): what was
+        // read is found all the same, the column is unchecked, and so are those not reached.
+        const clock = fakeClock();
+        const late = countedRunner(db);
+        const isChunk = /ORDER BY MAX\(s\.k\) DESC/;
+        const ofNote = /[`"]note[`"]/;
+        const timed: SqlRunner = {
+          ...late.runner,
+          execute: async (sql, params, options) => {
+            const result = await late.runner.execute(sql, params, options);
+            if (isChunk.test(sql) && ofNote.test(sql)) clock.advance(60_000);
+            return result;
+          },
+        };
+        const stopped = await takeDatabaseCensus(
+          CENSUS_STAGED,
+          {
+            ...deps(timed, censusConfig(target.dialect, { pacing: { maxConcurrentStatements: 1 } })),
+            clock,
+            deadline: clock.now() + 30_000 + config.safetyMarginMs,
+          },
+          { chunkRows: 4 },
+        );
+        const noteChunks = late.statements.filter((s) => isChunk.test(s.sql) && ofNote.test(s.sql));
+        assert.equal(noteChunks.length, 1, 'no chunk after the deadline');
+        assert.ok(summarize(stopped.found).includes('events.note rk1 current 4 exact'));
+        const unchecked = stopped.unchecked.map((u) => `${u.table}.${u.column}: ${u.reason}`);
+        assert.ok(unchecked.includes('events.note: not finished before the deadline'), unchecked.join('; '));
+        assert.ok(
+          unchecked.every((u) => /^events\.note: |: not reached before the deadline$/.test(u)),
+          unchecked.join('; '),
+        );
+        assert.ok(unchecked.length >= 2, 'the columns after it');
+      }));
+
+    it('samples Fernet values a chunk at a time, the same values as one statement over the column', () =>
+      withDb(async (db) => {
+        await seedConfigured(db, 4);
+        await db.execute('CREATE TABLE tokens (id BIGINT PRIMARY KEY, t TEXT)');
+        // Every third under A (staged), the rest under C (staged nowhere): a sample's split between
+        // the two tells which values it holds.
+        await insertRows(
+          db,
+          'tokens',
+          ['id', 't'],
+          Array.from({ length: 40 }, (_, i) => [
+            i + 1,
+            encrypted(
+              'fernet-sha256',
+              'cookieSecret',
+              i % 3 === 0 ? RK1_SECRET_A : RK1_SECRET_C,
+              'tokens',
+              't',
+              i,
+            ),
+          ]),
+        );
+        const config = censusConfig(target.dialect);
+        const counted = countedRunner(db);
+        const tokens = (census: { found: readonly FoundCiphertext[] }) =>
+          summarize(census.found.filter((f) => f.table === 'tokens'));
+        const whole = await takeDatabaseCensus(CENSUS_STAGED, deps(db, config), { sampleRows: 7 });
+        const chunked = await takeDatabaseCensus(CENSUS_STAGED, deps(counted.runner, config), {
+          sampleRows: 7,
+          chunkRows: 6,
+        });
+        assert.deepEqual(tokens(chunked), tokens(whole));
+        assert.equal(tokens(whole).length, 2, tokens(whole).join('; '));
+        const samples = counted.statements.filter((st) => /MD5\(.*\) AS h FROM .*tokens/.test(st.sql));
+        assert.equal(samples.length, 7, 'one a chunk of 6 of the 40 rows');
+        assert.equal(chunked.samples, samples.length);
+        assert.equal(chunked.cost.statements, 1 + chunked.lookups + chunked.aggregates + chunked.samples);
       }));
 
     it('reads a bounded sample of Fernet values, and every one with full', () =>
