@@ -19,6 +19,7 @@ import {
 } from '../support/fixtures.js';
 import { MemorySecrets } from '../support/memory-secrets.js';
 import { pgliteRunner } from '../support/pglite-runner.js';
+import { hookedRunner, recordingRunner } from '../support/recording-runner.js';
 
 const TOKEN = '11111111-2222-4333-8444-555555555555';
 const HOUR = 3_600_000;
@@ -214,72 +215,45 @@ describe('the rotation keeps its side of the reader contract', () => {
 });
 
 describe('a running step re-checks that its version is still pending', () => {
-  /** A runner that runs `hook` before statement number `at`. */
-  const hooked = (db: SqlRunner, at: number, hook: () => void) => {
-    let n = 0;
-    const statements: string[] = [];
-    const runner: SqlRunner = {
-      dialect: db.dialect,
-      execute: (sql, params, options) => {
-        if (++n === at) hook();
-        statements.push(sql);
-        return db.execute(sql, params, options);
-      },
-      begin: () => db.begin(),
-      commit: (tx) => db.commit(tx),
-      rollback: (tx) => db.rollback(tx),
-    };
-    return { runner, statements };
-  };
-
   it('stops setSecret at its next check once an abort is marked, before writing again', async () => {
     const w = await world(rk1Config({ paging: { maxRows: 1, maxBytes: 512 * 1024 } }));
     w.secrets.add(RK1_SECRET_A, ['AWSCURRENT']);
     w.secrets.add(RK1_SECRET_B, ['AWSPENDING'], TOKEN);
     let marked = -1;
-    const { runner, statements } = hooked(w.db, 20, () => {
+    const runner = hookedRunner(w.db, 20, () => {
       w.secrets.tags[MARK_TAGS.aborting] = TOKEN;
       w.clock.advance(w.config.stageCheckIntervalMs);
-      marked = statements.length;
+      marked = runner.sent.length;
     });
     await assert.rejects(w.step('setSecret', { db: runner }), {
       name: 'RotationStateError',
       message: /rekey abort is ending the rotation .* setSecret stops/,
     });
     // The statement that was about to go out when the mark was set is the last one sent.
-    assert.equal(statements.length, marked + 1);
+    assert.equal(runner.sent.length, marked + 1);
   });
 
   it('keeps checking after a check that passed: an abort marked later still stops the step', async () => {
     const w = await world(rk1Config({ paging: { maxRows: 1, maxBytes: 512 * 1024 } }));
     w.secrets.add(RK1_SECRET_A, ['AWSCURRENT']);
     w.secrets.add(RK1_SECRET_B, ['AWSPENDING'], TOKEN);
-    let n = 0;
-    const runner: SqlRunner = {
-      dialect: w.db.dialect,
-      execute: (sql, params, options) => {
-        n++;
-        // A check is due (and passes) at statement 10; the abort comes later, at statement 20.
-        if (n === 10) w.clock.advance(w.config.stageCheckIntervalMs);
-        if (n === 20) {
-          w.secrets.tags[MARK_TAGS.aborting] = TOKEN;
-          w.clock.advance(w.config.stageCheckIntervalMs);
-        }
-        return w.db.execute(sql, params, options);
-      },
-      begin: () => w.db.begin(),
-      commit: (tx) => w.db.commit(tx),
-      rollback: (tx) => w.db.rollback(tx),
-    };
+    const runner = recordingRunner(w.db, (n) => {
+      // A check is due (and passes) at statement 10; the abort comes later, at statement 20.
+      if (n === 10) w.clock.advance(w.config.stageCheckIntervalMs);
+      if (n === 20) {
+        w.secrets.tags[MARK_TAGS.aborting] = TOKEN;
+        w.clock.advance(w.config.stageCheckIntervalMs);
+      }
+    });
     await assert.rejects(w.step('setSecret', { db: runner }), { message: /rekey abort is ending/ });
-    assert.equal(n, 20);
+    assert.equal(runner.sent.length, 20);
   });
 
   it('stops setSecret when AWSPENDING is taken from its version', async () => {
     const w = await world(rk1Config({ paging: { maxRows: 1, maxBytes: 512 * 1024 } }));
     w.secrets.add(RK1_SECRET_A, ['AWSCURRENT']);
     w.secrets.add(RK1_SECRET_B, ['AWSPENDING'], TOKEN);
-    const { runner } = hooked(w.db, 20, () => {
+    const runner = hookedRunner(w.db, 20, () => {
       w.secrets.versions.forEach((v) => {
         v.stages = v.stages.filter((s) => s !== 'AWSPENDING');
       });

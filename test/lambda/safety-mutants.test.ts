@@ -38,6 +38,7 @@ import {
 } from '../support/fixtures.js';
 import { MemorySecrets } from '../support/memory-secrets.js';
 import { pgliteRunner } from '../support/pglite-runner.js';
+import { hookedRunner } from '../support/recording-runner.js';
 
 const HOUR = 3_600_000;
 /** The default reader bound (one hour) plus its margin (five minutes). */
@@ -527,30 +528,13 @@ async function dbWorld(config: RekeyConfig = rk1Config({ paging: { maxRows: 2, m
   return { secrets, clock, db, log, config, deps, step, writeUnder };
 }
 
-/** A runner that runs `hook` before statement number `at`. */
-function hooked(db: SqlRunner, at: number, hook: () => void): SqlRunner & { readonly sent: string[] } {
-  const sent: string[] = [];
-  return {
-    sent,
-    dialect: db.dialect,
-    execute: (sql, params, options) => {
-      if (sent.length + 1 === at) hook();
-      sent.push(sql);
-      return db.execute(sql, params, options);
-    },
-    begin: () => db.begin(),
-    commit: (tx) => db.commit(tx),
-    rollback: (tx) => db.rollback(tx),
-  };
-}
-
 describe('testSecret and finishSecret on a database', () => {
   it('stops testSecret at its next check once an abort is marked, and leaves no verified mark', async () => {
     const w = await dbWorld();
     w.secrets.add(RK1_SECRET_A, ['AWSCURRENT']);
     w.secrets.add(RK1_SECRET_B, ['AWSPENDING'], TOKEN);
     await w.step('setSecret');
-    const runner = hooked(w.db, 10, () => {
+    const runner = hookedRunner(w.db, 10, () => {
       w.secrets.tags[MARK_TAGS.aborting] = TOKEN;
       w.clock.advance(w.config.stageCheckIntervalMs);
     });

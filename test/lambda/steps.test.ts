@@ -22,6 +22,7 @@ import {
 } from '../support/fixtures.js';
 import { MemorySecrets } from '../support/memory-secrets.js';
 import { pgliteRunner } from '../support/pglite-runner.js';
+import { recordingRunner } from '../support/recording-runner.js';
 
 const TOKEN = '11111111-2222-4333-8444-555555555555';
 const ROWS = 12;
@@ -215,14 +216,8 @@ describe('setSecret', () => {
 
   it('rewrites nothing when run again', async () => {
     await w.step('setSecret');
-    const statements: string[] = [];
-    const recording: SqlRunner = {
-      ...w.db,
-      execute: (sql, params) => {
-        statements.push(sql);
-        return w.db.execute(sql, params);
-      },
-    };
+    const recording = recordingRunner(w.db);
+    const statements = recording.sent;
     await w.step('setSecret', { db: recording });
     assert.ok(statements.length > 0);
     assert.deepEqual(

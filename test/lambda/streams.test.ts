@@ -13,6 +13,7 @@ import { TableSql } from '../../lambda/sql.js';
 import { fakeClock } from '../support/fake-clock.js';
 import { keyOf, RK1_SECRET_A, RK1_SECRET_B, rk1Config, seedRk1 } from '../support/fixtures.js';
 import { pgliteRunner } from '../support/pglite-runner.js';
+import { recordingRunner } from '../support/recording-runner.js';
 
 const ROWS = 40;
 /** Three-row pages: a column of 40 rows splits into four ranges of ten (two pages each at least). */
@@ -192,14 +193,8 @@ describe('several streams per column', () => {
     const lengths = Array.from({ length: 120 }, (_, i) => (i % 17 === 5 ? 3000 : 5 + ((i * 37) % 90)));
     for (const [i, length] of lengths.entries())
       await db.execute(`INSERT INTO mixed VALUES (${i + 1}, repeat('x', ${length}))`);
-    const statements: string[] = [];
-    const recording: SqlRunner = {
-      ...db,
-      execute: (sql, params, options) => {
-        statements.push(sql);
-        return db.execute(sql, params, options);
-      },
-    };
+    const recording = recordingRunner(db);
+    const statements = recording.sent;
     const table = await TableSql.open(recording, { table: 'mixed', id: 'id', columns: ['value'] });
     // A row weighing less than a page (20 rows of the least weight a page), and one weighing more.
     for (const minPerRow of [50, 2_000]) {

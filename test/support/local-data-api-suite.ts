@@ -30,6 +30,7 @@ import {
 } from '../../local/index.js';
 import { keyOf, PLAINTEXTS, RK1_SECRET_A, RK1_SECRET_B, rk1Config } from './fixtures.js';
 import { localDataClient, manualClock, recordingSleep, uniqueTableName } from './local-clients.js';
+import { recordingRunner } from './recording-runner.js';
 
 /** An engine the shared Data API suite runs against. */
 export interface DataApiSuiteTarget {
@@ -616,8 +617,8 @@ export function dataApiSuite(target: DataApiSuiteTarget): void {
 
       it('takes the boundaries of a large column from a sample of its pages on PostgreSQL, and on MySQL skips a chunk of rows a statement', async () => {
         const { t, ids, left } = await seedBoundaryRows('rk_sample');
-        const statements: string[] = [];
-        const spy = recording(runner(), statements);
+        const spy = recordingRunner(runner());
+        const statements = spy.sent;
         // Every column is "large" here; so small a table is sampled whole, so the quantiles are exact.
         const table = await TableSql.open(
           spy,
@@ -712,8 +713,8 @@ export function dataApiSuite(target: DataApiSuiteTarget): void {
         const stored = { table: t, id: 'id', columns: ['secret'] };
         // Chunks of 3 rows (3, 3, 3, 2), of 11 (one full chunk, then an empty one), and the engine's own way.
         for (const chunkRows of [3, 11, undefined]) {
-          const sent: string[] = [];
-          const spy = recording(runner(), sent);
+          const spy = recordingRunner(runner());
+          const sent = spy.sent;
           const table = await TableSql.open(spy, stored, chunkRows === undefined ? {} : { chunkRows });
           const label = `chunks of ${chunkRows ?? 'the default'}`;
           const stats = await table.stats('secret');
@@ -861,15 +862,4 @@ export function dataApiSuite(target: DataApiSuiteTarget): void {
       });
     });
   });
-}
-
-/** `inner`, with every statement's SQL appended to `sent` as it goes out. */
-function recording(inner: SqlRunner, sent: string[]): SqlRunner {
-  return {
-    ...inner,
-    execute: (sql, params, options) => {
-      sent.push(sql);
-      return inner.execute(sql, params, options);
-    },
-  };
 }
