@@ -19,6 +19,12 @@ const ID_TYPES_TEXT = 'an integer, numeric/decimal, char, varchar, text or uuid 
  */
 export type RowId = string;
 
+/** Ids after `after` (exclusive) and up to `upTo` (inclusive), each end unbounded where absent. */
+export interface IdRange {
+  readonly after?: RowId;
+  readonly upTo?: RowId;
+}
+
 /** One row of a page: its id and the stored value (text, or bytes for a binary column). */
 export interface StoredRow {
   readonly id: RowId;
@@ -241,7 +247,7 @@ export class TableSql {
    * column's type, its bounds bound into `params`; '' for every id. For statements of another module's
    * over a range that {@link forEachChunk} answered.
    */
-  idsBetween(range: { after?: RowId; upTo?: RowId }, params: Record<string, SqlValue>): string {
+  idsBetween(range: IdRange, params: Record<string, SqlValue>): string {
     return this.idRange(range, params);
   }
 
@@ -353,7 +359,7 @@ export class TableSql {
   private async idsLargerThanIn(
     column: string,
     bytes: number,
-    range: { after?: RowId; upTo?: RowId },
+    range: IdRange,
     limit: number,
   ): Promise<RowId[]> {
     const params: Record<string, SqlValue> = { bytes };
@@ -373,7 +379,7 @@ export class TableSql {
    */
   async page(
     column: string,
-    options: { after?: RowId; upTo?: RowId; limit: number; skipPrefix?: string },
+    options: IdRange & { limit: number; skipPrefix?: string },
   ): Promise<StoredRow[]> {
     const params: Record<string, SqlValue> = {};
     const where = this.rangeFilter(column, options, params);
@@ -630,7 +636,7 @@ export class TableSql {
    */
   private rangeFilter(
     column: string,
-    range: { after?: RowId; upTo?: RowId; skipPrefix?: string },
+    range: IdRange & { skipPrefix?: string },
     params: Record<string, SqlValue>,
   ): string {
     const ids = this.idRange(range, params);
@@ -639,7 +645,7 @@ export class TableSql {
   }
 
   /** Ids after `after` (exclusive) and up to `upTo` (inclusive), or '' for every id. */
-  private idRange(range: { after?: RowId; upTo?: RowId }, params: Record<string, SqlValue>): string {
+  private idRange(range: IdRange, params: Record<string, SqlValue>): string {
     const id = this.col(this.table.id);
     const conditions: string[] = [];
     if (range.after !== undefined) {

@@ -11,7 +11,7 @@ import { BINARY_TYPES, type CensusDialect, dialectOf, type Engine } from '../dia
 import { ConfigError, RekeyError, SecretFormatError, StatementTooSlowError } from '../errors.js';
 import type { SqlResult, SqlRunner, SqlValue } from '../ports.js';
 import { DEFAULT_RETRY } from '../retry.js';
-import { asText, type RowId, TableSql } from '../sql.js';
+import { asText, type IdRange, TableSql } from '../sql.js';
 import type { KeyVersions } from '../table-keys.js';
 import type { KeyLabel, StagedValue } from './census.js';
 import type { PassDeps } from './pass-deps.js';
@@ -371,13 +371,9 @@ async function checkColumn(
   samples: number;
   partial?: string;
 }> {
-  const { quote } = dialectOf(deps.db.dialect);
-  const from = `${quote(c.schema)}.${quote(c.table)}`;
-  const v = dialect.value(quote(c.column));
-  const p = (name: string) => dialect.param(name, c.binary);
-  const bind = (value: string) => dialect.bind(value, c.binary);
-  const isFernet = `SUBSTRING(${v}, 1, ${FERNET_TEXT_PREFIX.length}) = ${p('fernet')}`;
-  const formats = await countFormats(c, deps, dialect, options);
+  const sql = columnSql(c, deps, dialect);
+  const { from, v, p, bind, isFernet } = sql;
+  const formats = await countFormats(sql, deps, options);
   const where = { schema: c.schema, table: c.table, column: c.column };
   const found: FoundCiphertext[] = [];
   const rk1Keys = new Map<string, CandidateKey>();
@@ -496,6 +492,29 @@ async function checkColumn(
   return partial ? { ...counted, partial } : counted;
 }
 
+/** The pieces of a column's census statements: its table, its value as compared, its parameters. */
+interface ColumnSql {
+  readonly from: string;
+  readonly v: string;
+  p(name: string): string;
+  bind(value: string): SqlValue;
+  /** Whether the value is in Fernet format (binds `fernet`). */
+  readonly isFernet: string;
+}
+
+function columnSql(c: CatalogColumn, deps: PassDeps, dialect: CensusDialect): ColumnSql {
+  const { quote } = dialectOf(deps.db.dialect);
+  const v = dialect.value(quote(c.column));
+  const p = (name: string) => dialect.param(name, c.binary);
+  return {
+    from: `${quote(c.schema)}.${quote(c.table)}`,
+    v,
+    p,
+    bind: (value) => dialect.bind(value, c.binary),
+    isFernet: `SUBSTRING(${v}, 1, ${FERNET_TEXT_PREFIX.length}) = ${p('fernet')}`,
+  };
+}
+
 /** A column's values by format: rk1 rows by key prefix, and the Fernet-shaped rows with their sizes. */
 interface FormatCounts {
   readonly rk1: ReadonlyMap<string, number>;
@@ -510,12 +529,6 @@ interface FormatCounts {
   readonly fernetRanges?: readonly IdRange[];
 }
 
-/** Ids after `after` (exclusive) and up to `upTo` (inclusive); unbounded where absent. */
-interface IdRange {
-  readonly after?: RowId;
-  readonly upTo?: RowId;
-}
-
 /**
  * The column's one aggregate: rk1 values by key prefix, Fernet-shaped values as one group (''), with
  * their sizes. On MySQL, for a table with a one-column primary key, one statement a chunk of that key
@@ -525,64 +538,59 @@ interface IdRange {
  * deadline is checked between chunks.
  */
 async function countFormats(
-  c: CatalogColumn,
+  sql: ColumnSql,
   deps: PassDeps,
-  dialect: CensusDialect,
   options: { readonly table: TableSql | undefined; readonly stopBy: number },
 ): Promise<FormatCounts> {
-  const { quote, idText } = dialectOf(deps.db.dialect);
-  const p = (name: string) => dialect.param(name, c.binary);
-  const bind = (value: string) => dialect.bind(value, c.binary);
+  const { from, v, p, bind, isFernet } = sql;
+  const { idText } = dialectOf(deps.db.dialect);
   const rk1 = new Map<string, number>();
   const fernet = { rows: 0, maxBytes: 0, sumBytes: 0 };
   let statements = 0;
   let stopped = false;
   const fernetRanges: IdRange[] = [];
-  const byChunk = await options.table?.forEachChunk(
-    `${dialect.value(quote(c.column))} AS v`,
-    async (chunk, params, after) => {
-      if (deps.clock.now() > options.stopBy) {
-        stopped = true;
-        return { scanned: 0, end: undefined };
+  const byChunk = await options.table?.forEachChunk(`${v} AS v`, async (chunk, params, after) => {
+    if (deps.clock.now() > options.stopBy) {
+      stopped = true;
+      return { scanned: 0, end: undefined };
+    }
+    statements++;
+    Object.assign(params, { rk1: bind(RK1_FORMAT_PREFIX), fernet: bind(FERNET_TEXT_PREFIX) });
+    // Every row of the chunk is in a group (those in neither format in the NULL one), and the group
+    // with the chunk's last id comes first: its MAX is where the chunk ended.
+    const result = await retried(deps, () =>
+      deps.db.execute(
+        `SELECT CASE WHEN SUBSTRING(s.v, 1, ${RK1_FORMAT_PREFIX.length}) = ${p('rk1')} THEN SUBSTRING(s.v, 1, ${RK1_KEY_PREFIX_LENGTH}) ` +
+          `WHEN SUBSTRING(s.v, 1, ${FERNET_TEXT_PREFIX.length}) = ${p('fernet')} THEN '' END AS p, ` +
+          `COUNT(*), MAX(OCTET_LENGTH(s.v)), SUM(OCTET_LENGTH(s.v)), CAST(MAX(s.k) AS ${idText}) ` +
+          `FROM (${chunk}) AS s GROUP BY 1 ORDER BY MAX(s.k) DESC`,
+        params,
+        { expectRows: true },
+      ),
+    );
+    let scanned = 0;
+    let fernetRows = 0;
+    for (const row of result.rows) {
+      const rows = Number(row[1]);
+      scanned += rows;
+      if (row[0] === null || row[0] === undefined) continue;
+      const prefix = text(row[0]);
+      if (prefix !== '') {
+        rk1.set(prefix, (rk1.get(prefix) ?? 0) + rows);
+        continue;
       }
-      statements++;
-      Object.assign(params, { rk1: bind(RK1_FORMAT_PREFIX), fernet: bind(FERNET_TEXT_PREFIX) });
-      // Every row of the chunk is in a group (those in neither format in the NULL one), and the group
-      // with the chunk's last id comes first: its MAX is where the chunk ended.
-      const result = await retried(deps, () =>
-        deps.db.execute(
-          `SELECT CASE WHEN SUBSTRING(s.v, 1, ${RK1_FORMAT_PREFIX.length}) = ${p('rk1')} THEN SUBSTRING(s.v, 1, ${RK1_KEY_PREFIX_LENGTH}) ` +
-            `WHEN SUBSTRING(s.v, 1, ${FERNET_TEXT_PREFIX.length}) = ${p('fernet')} THEN '' END AS p, ` +
-            `COUNT(*), MAX(OCTET_LENGTH(s.v)), SUM(OCTET_LENGTH(s.v)), CAST(MAX(s.k) AS ${idText}) ` +
-            `FROM (${chunk}) AS s GROUP BY 1 ORDER BY MAX(s.k) DESC`,
-          params,
-          { expectRows: true },
-        ),
-      );
-      let scanned = 0;
-      let fernetRows = 0;
-      for (const row of result.rows) {
-        const rows = Number(row[1]);
-        scanned += rows;
-        if (row[0] === null || row[0] === undefined) continue;
-        const prefix = text(row[0]);
-        if (prefix !== '') {
-          rk1.set(prefix, (rk1.get(prefix) ?? 0) + rows);
-          continue;
-        }
-        fernetRows += rows;
-        fernet.maxBytes = Math.max(fernet.maxBytes, Number(row[2]));
-        fernet.sumBytes += Number(row[3]);
-      }
-      fernet.rows += fernetRows;
-      const end = result.rows[0]?.[4];
-      if (fernetRows > 0) {
-        const upTo = end === null || end === undefined ? undefined : text(end);
-        fernetRanges.push({ ...(after !== undefined && { after }), ...(upTo !== undefined && { upTo }) });
-      }
-      return { scanned, end };
-    },
-  );
+      fernetRows += rows;
+      fernet.maxBytes = Math.max(fernet.maxBytes, Number(row[2]));
+      fernet.sumBytes += Number(row[3]);
+    }
+    fernet.rows += fernetRows;
+    const end = result.rows[0]?.[4];
+    if (fernetRows > 0) {
+      const upTo = end === null || end === undefined ? undefined : text(end);
+      fernetRanges.push({ ...(after !== undefined && { after }), ...(upTo !== undefined && { upTo }) });
+    }
+    return { scanned, end };
+  });
   if (byChunk) {
     const sizes =
       fernet.rows > 0
@@ -590,12 +598,10 @@ async function countFormats(
         : undefined;
     return { rk1, fernet: sizes, statements, stopped, fernetRanges };
   }
-  const v = dialect.value(quote(c.column));
-  const isFernet = `SUBSTRING(${v}, 1, ${FERNET_TEXT_PREFIX.length}) = ${p('fernet')}`;
   const groups = await retried(deps, () =>
     deps.db.execute(
       `SELECT CASE WHEN SUBSTRING(${v}, 1, ${RK1_FORMAT_PREFIX.length}) = ${p('rk1a')} THEN SUBSTRING(${v}, 1, ${RK1_KEY_PREFIX_LENGTH}) ELSE '' END AS p, ` +
-        `COUNT(*), MAX(OCTET_LENGTH(${v})), AVG(OCTET_LENGTH(${v})) FROM ${quote(c.schema)}.${quote(c.table)} ` +
+        `COUNT(*), MAX(OCTET_LENGTH(${v})), AVG(OCTET_LENGTH(${v})) FROM ${from} ` +
         `WHERE SUBSTRING(${v}, 1, ${RK1_FORMAT_PREFIX.length}) = ${p('rk1b')} OR ${isFernet} GROUP BY 1`,
       { rk1a: bind(RK1_FORMAT_PREFIX), rk1b: bind(RK1_FORMAT_PREFIX), fernet: bind(FERNET_TEXT_PREFIX) },
       { expectRows: true },
