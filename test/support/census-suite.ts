@@ -453,6 +453,38 @@ export function censusSuite(target: CensusTarget): void {
         assert.equal(samples.length, 7, 'one a chunk of 6 of the 40 rows');
         assert.equal(chunked.samples, samples.length);
         assert.equal(chunked.cost.statements, 1 + chunked.lookups + chunked.aggregates + chunked.samples);
+
+        // The deadline passes after the sample's first chunk (ids 1-6: two under A, four under C): the
+        // sample stops there, what it read is found, and the column is reported as not finished.
+        const clock = fakeClock();
+        const late = countedRunner(db);
+        const isSample = /MD5\(.*\) AS h FROM .*tokens/;
+        const timed: SqlRunner = {
+          ...late.runner,
+          execute: async (sql, params, options) => {
+            const result = await late.runner.execute(sql, params, options);
+            if (isSample.test(sql)) clock.advance(60_000);
+            return result;
+          },
+        };
+        const stopped = await takeDatabaseCensus(
+          CENSUS_STAGED,
+          {
+            ...deps(timed, censusConfig(target.dialect, { pacing: { maxConcurrentStatements: 1 } })),
+            clock,
+            deadline: clock.now() + 30_000 + config.safetyMarginMs,
+          },
+          { sampleRows: 7, chunkRows: 6 },
+        );
+        assert.equal(late.statements.filter((st) => isSample.test(st.sql)).length, 1);
+        assert.deepEqual(tokens(stopped), [
+          'tokens.t fernet current 2 of 6/40',
+          'tokens.t fernet unknown 4 of 6/40',
+        ]);
+        assert.deepEqual(
+          stopped.unchecked.map((u) => `${u.table}.${u.column}: ${u.reason}`),
+          ['tokens.t: not finished before the deadline'],
+        );
       }));
 
     it('reads a bounded sample of Fernet values, and every one with full', () =>
