@@ -1,11 +1,12 @@
 /**
  * What rekey's statements over a whole column cost on an existing table, through the local Data API
  * on a real server: `npx tsx bench/whole-column-cost.ts --url mysql://root@127.0.0.1:3306/db --table t
- * --column c [--schema s] [--id id] [--chunk-rows N|all]`. Times the count and sizes, the census's
+ * --column c [--schema s] [--id id] [--chunk-rows N|all] [--census-only]`. Times the count and sizes, the census's
  * count by key prefix and the search for rows too large for the Data API, each as TableSql sends them
  * (in chunks of the id index on MySQL unless `--chunk-rows all`), then the sampled database census
  * testSecret takes (of every text column of the database, as if none were configured), and prints per
- * kind the statements sent, the longest one and the total. Reads only; prints counts and times, never
+ * kind the statements sent, the longest one and the total; `--census-only` takes only the census (no
+ * --table or --column then). Reads only; prints counts and times, never
  * a value.
  */
 import { parseArgs } from 'node:util';
@@ -32,12 +33,14 @@ const { values } = parseArgs({
     schema: { type: 'string' },
     id: { type: 'string', default: 'id' },
     'chunk-rows': { type: 'string' },
+    'census-only': { type: 'boolean', default: false },
   },
 });
 const { url, table, column } = values;
-if (!url || !table || !column) {
+const censusOnly = values['census-only'] ?? false;
+if (!url || (!censusOnly && (!table || !column))) {
   console.error(
-    'usage: tsx bench/whole-column-cost.ts --url URL --table T --column C [--schema S] [--id ID] [--chunk-rows N|all]',
+    'usage: tsx bench/whole-column-cost.ts --url URL (--table T --column C [--schema S] [--id ID] | --census-only) [--chunk-rows N|all]',
   );
   process.exit(2);
 }
@@ -72,18 +75,22 @@ try {
       }
     },
   };
-  const sql = await TableSql.open(
-    timed,
-    { table, id: values.id, columns: [column], ...(values.schema ? { schema: values.schema } : {}) },
-    chunkRows === undefined ? {} : { chunkRows },
+  const kinds: [string, () => Promise<unknown>][] = [['the database census (sampled)', () => census(timed)]];
+  if (!censusOnly && table && column) {
+    const sql = await TableSql.open(
+      timed,
+      { table, id: values.id, columns: [column], ...(values.schema ? { schema: values.schema } : {}) },
+      chunkRows === undefined ? {} : { chunkRows },
+    );
+    kinds.unshift(
+      ['count and sizes', () => sql.stats(column)],
+      ['count by key prefix', () => sql.countByPrefix(column, 'rk1:', 13)],
+      ['rows too large for the Data API', () => sql.idsLargerThan(column, DATA_API_ROW_LIMIT)],
+    );
+  }
+  console.log(
+    `${engine}, ${censusOnly ? 'the census' : `${table}.${column}`}, chunks: ${chunkOption ?? 'the engine default'}`,
   );
-  const kinds: [string, () => Promise<unknown>][] = [
-    ['count and sizes', () => sql.stats(column)],
-    ['count by key prefix', () => sql.countByPrefix(column, 'rk1:', 13)],
-    ['rows too large for the Data API', () => sql.idsLargerThan(column, DATA_API_ROW_LIMIT)],
-    ['the database census (sampled)', () => census(timed)],
-  ];
-  console.log(`${engine}, ${table}.${column}, chunks: ${chunkOption ?? 'the engine default'}`);
   for (const [kind, run] of kinds) {
     times = [];
     const started = performance.now();
@@ -110,6 +117,7 @@ async function census(db: SqlRunner) {
   const deps = { db, clock: systemClock, log: silentLog, config, deadline: Date.now() + 3_600_000 };
   const staged = { target: generateSecretValue(template, {}), sources: [] };
   const result = await takeDatabaseCensus(staged, deps, chunkRows === undefined ? {} : { chunkRows });
+  console.log(`census: ${result.checked} columns checked, ${result.aggregates} aggregate statements`);
   if (result.unchecked.length > 0) console.log(`census: ${result.unchecked.length} columns unchecked`);
   return result;
 }

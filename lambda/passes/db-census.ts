@@ -8,7 +8,13 @@ import {
   tableCodec,
 } from '../config.js';
 import { BINARY_TYPES, type CensusDialect, dialectOf, type Engine } from '../dialects.js';
-import { ConfigError, RekeyError, SecretFormatError, StatementTooSlowError } from '../errors.js';
+import {
+  ConfigError,
+  RekeyError,
+  SecretFormatError,
+  StatementTooSlowError,
+  UnexpectedAnswerError,
+} from '../errors.js';
 import type { SqlResult, SqlRunner, SqlValue } from '../ports.js';
 import { DEFAULT_RETRY } from '../retry.js';
 import { asText, type IdRange, TableSql } from '../sql.js';
@@ -76,9 +82,10 @@ export interface DatabaseCensus {
   readonly full: boolean;
   readonly sampleRows: number;
   /**
-   * Statements of the columns' aggregates: one a column, or on MySQL one a chunk of its table's
-   * primary key (see SCAN_CHUNK_ROWS); and of the lookups those chunks need (the primary keys, each
-   * such table's catalog; none on PostgreSQL). What the plan predicts the sampled census from.
+   * Statements of the tables' screens (one a table of several columns) and of the aggregates of the
+   * columns that hold either format or are alone in their table: one each, or on MySQL one a chunk of
+   * the table's primary key (see SCAN_CHUNK_ROWS); and of the lookups those chunks need (the primary
+   * keys, each such table's catalog; none on PostgreSQL). What the plan predicts the sampled census from.
    */
   readonly aggregates: number;
   readonly lookups: number;
@@ -138,10 +145,12 @@ interface CatalogColumn {
 
 /**
  * Takes the census: reads the catalog, then checks every text and binary column that the config does
- * not list (nor its tables' id columns) and does not ignore. rk1 values are counted by key id in SQL
- * (`SUBSTRING(col, 1, 13) ... GROUP BY`: exact, one aggregate per column); Fernet values are found by
- * format (`gAAAAA`) in the same aggregate, and a sample of them (`sampleRows`, in a stable pseudo-random
- * order, `ORDER BY MD5(col)`) is matched against every staged key's HMAC; `full` reads them all instead.
+ * not list (nor its tables' id columns) and does not ignore, a table's columns screened together
+ * first (screenTable) so that only those holding either format cost more. rk1 values are counted by
+ * key id in SQL (`SUBSTRING(col, 1, 13) ... GROUP BY`: exact, one aggregate per column); Fernet values
+ * are found by format (`gAAAAA`) in the same aggregate, and a sample of them (`sampleRows`, in a stable
+ * pseudo-random order, `ORDER BY MD5(col)`) is matched against every staged key's HMAC; `full` reads
+ * them all instead.
  * Keys tried: every `aes-256` template field as rk1, every `fernet` field as Fernet, and every field as
  * fernet-sha256 (sqlalchemy-utils' derivation), of each staged version. Columns with nothing in either
  * format are not listed. Read-only. A column whose SELECT the database refuses is reported as unchecked;
@@ -202,7 +211,6 @@ export async function takeDatabaseCensus(
   // past the Data API's 45 s would be past it again, and three tries of every such column of a large
   // database would spend the invocation testSecret needs for its own reads.
   const censusRetry = { ...(deps.retry ?? DEFAULT_RETRY), timeoutAttempts: 1 };
-  const outcomes: ColumnOutcome[] = [];
   const checkOne = async (c: CatalogColumn): Promise<ColumnOutcome> => {
     const where = { schema: c.schema, table: c.table, column: c.column };
     if (!plain(c))
@@ -227,31 +235,48 @@ export async function takeDatabaseCensus(
       return { unchecked: [{ ...where, reason: reasonOf(error) }] };
     }
   };
-  // Columns are checked side by side (the pacer bounds the statements), each outcome in its catalog
-  // place, so a database of many small tables costs a few round trips rather than one per column.
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < columns.length) {
-      const index = next++;
-      try {
-        outcomes[index] = await checkOne(columns[index] as CatalogColumn);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  const workers = Math.max(1, Math.min(columns.length, deps.config.pacing.maxConcurrentStatements));
-  const settled = await Promise.allSettled(Array.from({ length: workers }, worker));
-  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (rejected) throw rejected.reason;
-  const found = outcomes.flatMap((o) => o.checked?.found ?? []);
-  const unchecked = outcomes.flatMap((o) => o.unchecked);
-  const checked = outcomes.filter((o) => o.checked).length;
-  const fernetColumns = outcomes.filter((o) => o.checked?.fernet).length;
-  const aggregates = outcomes.reduce((sum, o) => sum + (o.checked?.aggregates ?? 0), 0);
-  const samples = outcomes.reduce((sum, o) => sum + (o.checked?.samples ?? 0), 0);
+  const workers = deps.config.pacing.maxConcurrentStatements;
+  // A table's columns are screened together first (screenTable): the many that hold names and
+  // addresses then cost no aggregate of their own. What a screen cannot settle is checked a column at a
+  // time. Tables and columns are checked side by side (the pacer bounds the statements), each outcome
+  // in its catalog place, so a database of many small tables costs a few round trips.
+  const screens = { statements: 0 };
+  const outcomes: (ColumnOutcome | undefined)[] = new Array(columns.length);
+  const groups = tablesOfSeveralColumns(columns);
+  await eachOnWorkers(groups, workers, async (group) => {
+    const first = columns[group[0] as number] as CatalogColumn;
+    if (deps.clock.now() > stopBy) return; // left to checkOne, which reports the deadline
+    const screened = await screenTable(
+      group.map((i) => columns[i] as CatalogColumn),
+      { ...paced, db, retry: censusRetry },
+      dialect,
+      { table: chunked ? await keyedTable(first) : undefined, stopBy },
+    );
+    screens.statements += screened.statements;
+    group.forEach((column, i) => {
+      const c = columns[column] as CatalogColumn;
+      const where = { schema: c.schema, table: c.table, column: c.column };
+      if (screened.stopped)
+        outcomes[column] = { unchecked: [{ ...where, reason: 'not finished before the deadline' }] };
+      else if (screened.holding?.[i] === false)
+        outcomes[column] = {
+          checked: { found: [], fernet: false, aggregates: 0, samples: 0 },
+          unchecked: [],
+        };
+    });
+  });
+  const left = columns.flatMap((_, i) => (outcomes[i] === undefined ? [i] : []));
+  await eachOnWorkers(left, workers, async (i) => {
+    outcomes[i] = await checkOne(columns[i] as CatalogColumn);
+  });
+  // Every column has its outcome: the screen's, else checkOne's (eachOnWorkers throws when one failed).
+  const settled = outcomes.filter((o): o is ColumnOutcome => o !== undefined);
+  const found = settled.flatMap((o) => o.checked?.found ?? []);
+  const unchecked = settled.flatMap((o) => o.unchecked);
+  const checked = settled.filter((o) => o.checked).length;
+  const fernetColumns = settled.filter((o) => o.checked?.fernet).length;
+  const aggregates = settled.reduce((sum, o) => sum + (o.checked?.aggregates ?? 0), screens.statements);
+  const samples = settled.reduce((sum, o) => sum + (o.checked?.samples ?? 0), 0);
   return {
     found,
     checked,
@@ -513,6 +538,156 @@ function columnSql(c: CatalogColumn, deps: PassDeps, dialect: CensusDialect): Co
     bind: (value) => dialect.bind(value, c.binary),
     isFernet: `SUBSTRING(${v}, 1, ${FERNET_TEXT_PREFIX.length}) = ${p('fernet')}`,
   };
+}
+
+/**
+ * The catalog places of the plain columns of each table that has several, a list per table: the
+ * columns that screenTable reads together.
+ */
+function tablesOfSeveralColumns(columns: readonly CatalogColumn[]): number[][] {
+  const byTable = new Map<string, number[]>();
+  columns.forEach((c, i) => {
+    if (!plain(c)) return;
+    const name = `${c.schema}.${c.table}`;
+    byTable.set(name, [...(byTable.get(name) ?? []), i]);
+  });
+  return [...byTable.values()].filter((group) => group.length > 1);
+}
+
+/**
+ * Runs `work` on every item, `workers` at a time, and waits for the workers in flight when one fails.
+ * @throws the first failure.
+ */
+async function eachOnWorkers<T>(
+  items: readonly T[],
+  workers: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await work(item);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  const count = Math.max(1, Math.min(items.length, workers));
+  const settled = await Promise.allSettled(Array.from({ length: count }, worker));
+  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
+}
+
+/** Which of a table's columns hold a value in either format; `holding` absent when it could not tell. */
+interface TableScreen {
+  readonly holding: readonly boolean[] | undefined;
+  readonly statements: number;
+  /** Whether the deadline came between chunks (then `holding` is of the rows read before it). */
+  readonly stopped: boolean;
+}
+
+/**
+ * Whether each of a table's columns holds any value in either format (rk1's `rk1:`, Fernet's
+ * `gAAAAA`), in one statement over the table, or on MySQL one a chunk of its primary key whose derived
+ * table holds only a flag per column, not the values. A column that holds none needs no aggregate of
+ * its own, and most text columns hold names and addresses. Measured on a 2M-row table of four text
+ * columns holding none: PostgreSQL 15 1.22 s against 0.5 s for one column's aggregate; MariaDB 10.11
+ * 0.41-0.60 s a 250,000-row chunk against 0.33-0.57 s for one column's. A screen the database refuses
+ * or ends (its 45 s) leaves `holding` absent: the columns are then checked one at a time, as before.
+ * @throws rekey's own errors (an answer that is not the one row asked for).
+ */
+async function screenTable(
+  columns: readonly CatalogColumn[],
+  deps: PassDeps,
+  dialect: CensusDialect,
+  options: { readonly table: TableSql | undefined; readonly stopBy: number },
+): Promise<TableScreen> {
+  const params: Record<string, SqlValue> = {};
+  const conditions = columns.map((c) => {
+    const { v } = columnSql(c, deps, dialect);
+    // A parameter per format and kind of column: PostgreSQL casts it to the column's type.
+    const kind = c.binary ? 'Bytes' : 'Text';
+    params[`rk1${kind}`] = dialect.bind(RK1_FORMAT_PREFIX, c.binary);
+    params[`fernet${kind}`] = dialect.bind(FERNET_TEXT_PREFIX, c.binary);
+    return (
+      `CASE WHEN SUBSTRING(${v}, 1, ${RK1_FORMAT_PREFIX.length}) = ${dialect.param(`rk1${kind}`, c.binary)} ` +
+      `OR SUBSTRING(${v}, 1, ${FERNET_TEXT_PREFIX.length}) = ${dialect.param(`fernet${kind}`, c.binary)} THEN 1 ELSE 0 END`
+    );
+  });
+  const asked = `a count of the values in rk1 or Fernet format in each of ${columns.length} columns`;
+  const holding = columns.map(() => false);
+  const add = (row: readonly SqlValue[]) => {
+    if (row.length < columns.length + 1)
+      throw new UnexpectedAnswerError(asked, `a row of ${row.length} values`);
+    const rows = countOf(row[0], asked);
+    columns.forEach((_, i) => {
+      // SUM over no rows is NULL; over rows, a number.
+      if (rows > 0 && countOf(row[i + 1], asked) > 0) holding[i] = true;
+    });
+    return rows;
+  };
+  let statements = 0;
+  let stopped = false;
+  try {
+    const { idText } = dialectOf(deps.db.dialect);
+    const byChunk = await options.table?.forEachChunk(
+      conditions.map((condition, i) => `${condition} AS f${i}`).join(', '),
+      async (chunk, chunkParams) => {
+        if (deps.clock.now() > options.stopBy) {
+          stopped = true;
+          return { scanned: 0, end: undefined };
+        }
+        statements++;
+        const sums = columns.map((_, i) => `SUM(s.f${i})`).join(', ');
+        const result = await retried(deps, () =>
+          deps.db.execute(
+            `SELECT COUNT(*), ${sums}, CAST(MAX(s.k) AS ${idText}) FROM (${chunk}) AS s`,
+            { ...chunkParams, ...params },
+            { expectRows: true },
+          ),
+        );
+        const row = oneRowOf(result, asked);
+        return { scanned: add(row), end: row[columns.length + 1] };
+      },
+    );
+    if (!byChunk) {
+      statements++;
+      const result = await retried(deps, () =>
+        deps.db.execute(
+          `SELECT COUNT(*), ${conditions.map((c) => `SUM(${c})`).join(', ')} FROM ${columnSql(columns[0] as CatalogColumn, deps, dialect).from}`,
+          params,
+          { expectRows: true },
+        ),
+      );
+      add(oneRowOf(result, asked));
+    }
+  } catch (error) {
+    // The database refusing the screen (a column's type, its 45 s) says nothing of a column alone.
+    if (error instanceof RekeyError && !(error instanceof StatementTooSlowError)) throw error;
+    return { holding: undefined, statements, stopped: false };
+  }
+  return { holding, statements, stopped };
+}
+
+/** The one row of an aggregate, never read as zeros when it is missing. */
+function oneRowOf(result: SqlResult, asked: string): readonly SqlValue[] {
+  const row = result.rows[0];
+  if (row === undefined || result.rows.length !== 1)
+    throw new UnexpectedAnswerError(`one row of ${asked}`, `${result.rows.length} rows`);
+  return row;
+}
+
+/** A count in an answer: a number, or NULL (SUM over no rows) as 0; anything else is not one. */
+function countOf(value: SqlValue | undefined, asked: string): number {
+  if (value === null) return 0;
+  const n = Number(value);
+  if (value === undefined || typeof value === 'boolean' || !Number.isFinite(n) || n < 0)
+    throw new UnexpectedAnswerError(asked, 'a value that is not a count');
+  return n;
 }
 
 /** A column's values by format: rk1 rows by key prefix, and the Fernet-shaped rows with their sizes. */

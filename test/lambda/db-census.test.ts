@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { memoryLog } from '../../lambda/log.js';
 import { takeDatabaseCensus } from '../../lambda/passes/db-census.js';
-import type { SqlRunner } from '../../lambda/ports.js';
+import type { SqlResult, SqlRunner } from '../../lambda/ports.js';
 import {
   CENSUS_STAGED,
   censusConfig,
@@ -96,9 +96,101 @@ describe('the database census, what it cannot check', () => {
         'app2.cache.token: StatementTooSlowError:',
       ],
     );
-    // One attempt a column (a read that took 45 s once would again), not the three a page gets.
-    assert.equal(timeouts, 3);
+    // One attempt for the screen of the table's three columns, then one a column (a read that took
+    // 45 s once would again; the screen reads more than one column does), not the three a page gets.
+    assert.equal(timeouts, 1 + 3);
     assert.equal(summarize(census.found).length, 3);
+  });
+
+  /** The screen of a table's columns (db-census.ts, screenTable): one SUM a column, in one statement. */
+  const isScreen = (sql: string) => /^SELECT COUNT\(\*\), SUM\(/.test(sql);
+
+  it('checks the columns of a table one at a time, with the same findings, when the database refuses their screen', async () => {
+    const db = await freshPglite();
+    await seedConfigured(db, 5);
+    await plantUnlisted(db);
+    const whole = await takeDatabaseCensus(CENSUS_STAGED, deps(db));
+    const sent: string[] = [];
+    const refusing: SqlRunner = {
+      ...db,
+      dialect: 'postgres',
+      execute: async (sql, params, options) => {
+        sent.push(sql);
+        if (isScreen(sql))
+          throw Object.assign(new Error('function substring(jsonb) does not exist'), {
+            name: 'BadRequestException',
+          });
+        return db.execute(sql, params, options);
+      },
+    };
+    const census = await takeDatabaseCensus(CENSUS_STAGED, deps(refusing));
+    assert.deepEqual(summarize(census.found), summarize(whole.found));
+    assert.deepEqual(census.unchecked, []);
+    assert.equal(sent.filter(isScreen).length, 2, 'events and cache');
+    assert.ok(
+      sent.some((sql) => !isScreen(sql) && sql.includes('"app2"."cache"') && /SUBSTRING\("k"/.test(sql)),
+      'cache.k checked alone',
+    );
+  });
+
+  it('fails, never reads as nothing found, when a screen answers without its row or with no count', async () => {
+    const answers: SqlResult[] = [
+      { rows: [], updated: 0 },
+      { rows: [['5', 'many', '0']], updated: 0 },
+      { rows: [['0']], updated: 0 },
+    ];
+    for (const answer of answers) {
+      const db = await freshPglite();
+      await plantUnlisted(db);
+      const blind: SqlRunner = {
+        ...db,
+        dialect: 'postgres',
+        execute: async (sql, params, options) =>
+          isScreen(sql) && sql.includes('"audit"."events"') ? answer : db.execute(sql, params, options),
+      };
+      await assert.rejects(takeDatabaseCensus(CENSUS_STAGED, deps(blind)), { name: 'UnexpectedAnswerError' });
+    }
+  });
+
+  it('stops a screen between chunks at the deadline and reports its columns not finished', async () => {
+    const db = await freshPglite();
+    await plantUnlisted(db);
+    const clock = fakeClock();
+    const screens: string[] = [];
+    const timed: SqlRunner = {
+      ...db,
+      dialect: 'postgres',
+      execute: async (sql, params, options) => {
+        const result = await db.execute(sql, params, options);
+        if (isScreen(sql)) {
+          screens.push(sql);
+          clock.advance(60_000);
+        }
+        return result;
+      },
+    };
+    const census = await takeDatabaseCensus(
+      CENSUS_STAGED,
+      {
+        ...deps(timed, clock, clock.now() + 30_000 + censusConfig('postgres').safetyMarginMs),
+        config: censusConfig('postgres', { pacing: { maxConcurrentStatements: 1 } }),
+      },
+      { chunkRows: 4 },
+    );
+    assert.equal(screens.length, 1, 'no chunk after the deadline');
+    // app2.cache comes first in the catalog: its screen read one chunk; events' was not reached.
+    const unchecked = census.unchecked.map((u) => `${u.table}.${u.column}: ${u.reason}`);
+    assert.deepEqual(unchecked.slice(0, 3), [
+      'cache.k: not finished before the deadline',
+      'cache.v: not finished before the deadline',
+      'cache.token: not finished before the deadline',
+    ]);
+    assert.ok(unchecked.length > 3, 'the columns after it');
+    assert.ok(
+      unchecked.slice(3).every((u) => u.endsWith(': not reached before the deadline')),
+      unchecked.join('; '),
+    );
+    assert.deepEqual(census.found, [], 'nothing read far enough to be found');
   });
 
   it('leaves names it does not quote unchecked, and says so', async () => {
