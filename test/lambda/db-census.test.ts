@@ -152,6 +152,33 @@ describe('the database census, what it cannot check', () => {
     }
   });
 
+  it('does not screen, where it reads in chunks, a table with no key to chunk by: its columns are checked one at a time', async () => {
+    const db = await freshPglite();
+    await db.execute('CREATE TABLE pairs (a int, b int, note text, body text, PRIMARY KEY (a, b))');
+    await db.execute('INSERT INTO pairs VALUES (1, 1, :v, :plain), (1, 2, :plain, :plain)', {
+      v: encrypted('rk1', 'encryptionKey', RK1_SECRET_A, 'pairs', 'note'),
+      plain: 'a note',
+    });
+    const sent: string[] = [];
+    const recording: SqlRunner = {
+      ...db,
+      dialect: 'postgres',
+      execute: async (sql, params, options) => {
+        sent.push(sql);
+        return db.execute(sql, params, options);
+      },
+    };
+    const census = await takeDatabaseCensus(CENSUS_STAGED, deps(recording), { chunkRows: 4 });
+    assert.deepEqual(summarize(census.found), ['pairs.note rk1 current 1 exact']);
+    const ofPairs = sent.filter((sql) => sql.includes('"public"."pairs"'));
+    assert.equal(ofPairs.filter(isScreen).length, 0);
+    assert.equal(ofPairs.length, 2, 'one aggregate a column, over the whole table');
+    // Without chunks (PostgreSQL's default), the same table is screened.
+    sent.length = 0;
+    await takeDatabaseCensus(CENSUS_STAGED, deps(recording));
+    assert.equal(sent.filter((sql) => sql.includes('"public"."pairs"')).filter(isScreen).length, 1);
+  });
+
   it('stops a screen between chunks at the deadline and reports its columns not finished', async () => {
     const db = await freshPglite();
     await plantUnlisted(db);
