@@ -6,6 +6,7 @@ import type { SqlResult, SqlRunner } from '../../lambda/ports.js';
 import {
   CENSUS_STAGED,
   censusConfig,
+  censusPastDeadline,
   censusSuite,
   encrypted,
   plantUnlisted,
@@ -15,6 +16,7 @@ import {
 import { fakeClock } from '../support/fake-clock.js';
 import { RK1_SECRET_A } from '../support/fixtures.js';
 import { pgliteRunner } from '../support/pglite-runner.js';
+import { recordingRunner } from '../support/recording-runner.js';
 
 /** The embedded PostgreSQL, emptied: public recreated, the suite's other schemas dropped. */
 async function freshPglite(): Promise<SqlRunner & { calls: number }> {
@@ -110,22 +112,21 @@ describe('the database census, what it cannot check', () => {
     await seedConfigured(db, 5);
     await plantUnlisted(db);
     const whole = await takeDatabaseCensus(CENSUS_STAGED, deps(db));
-    const sent: string[] = [];
-    const refusing: SqlRunner = {
+    const refusing = recordingRunner({
       ...db,
       dialect: 'postgres',
       execute: async (sql, params, options) => {
-        sent.push(sql);
         if (isScreen(sql))
           throw Object.assign(new Error('function substring(jsonb) does not exist'), {
             name: 'BadRequestException',
           });
         return db.execute(sql, params, options);
       },
-    };
+    });
     const census = await takeDatabaseCensus(CENSUS_STAGED, deps(refusing));
     assert.deepEqual(summarize(census.found), summarize(whole.found));
     assert.deepEqual(census.unchecked, []);
+    const { sent } = refusing;
     assert.equal(sent.filter(isScreen).length, 2, 'events and cache');
     assert.ok(
       sent.some((sql) => !isScreen(sql) && sql.includes('"app2"."cache"') && /SUBSTRING\("k"/.test(sql)),
@@ -159,15 +160,8 @@ describe('the database census, what it cannot check', () => {
       v: encrypted('rk1', 'encryptionKey', RK1_SECRET_A, 'pairs', 'note'),
       plain: 'a note',
     });
-    const sent: string[] = [];
-    const recording: SqlRunner = {
-      ...db,
-      dialect: 'postgres',
-      execute: async (sql, params, options) => {
-        sent.push(sql);
-        return db.execute(sql, params, options);
-      },
-    };
+    const recording = recordingRunner(db);
+    const { sent } = recording;
     const census = await takeDatabaseCensus(CENSUS_STAGED, deps(recording), { chunkRows: 4 });
     assert.deepEqual(summarize(census.found), ['pairs.note rk1 current 1 exact']);
     const ofPairs = sent.filter((sql) => sql.includes('"public"."pairs"'));
@@ -182,28 +176,8 @@ describe('the database census, what it cannot check', () => {
   it('stops a screen between chunks at the deadline and reports its columns not finished', async () => {
     const db = await freshPglite();
     await plantUnlisted(db);
-    const clock = fakeClock();
-    const screens: string[] = [];
-    const timed: SqlRunner = {
-      ...db,
-      dialect: 'postgres',
-      execute: async (sql, params, options) => {
-        const result = await db.execute(sql, params, options);
-        if (isScreen(sql)) {
-          screens.push(sql);
-          clock.advance(60_000);
-        }
-        return result;
-      },
-    };
-    const census = await takeDatabaseCensus(
-      CENSUS_STAGED,
-      {
-        ...deps(timed, clock, clock.now() + 30_000 + censusConfig('postgres').safetyMarginMs),
-        config: censusConfig('postgres', { pacing: { maxConcurrentStatements: 1 } }),
-      },
-      { chunkRows: 4 },
-    );
+    const { census, sent } = await censusPastDeadline(db, isScreen, { chunkRows: 4 });
+    const screens = sent.filter(isScreen);
     assert.equal(screens.length, 1, 'no chunk after the deadline');
     // app2.cache comes first in the catalog: its screen read one chunk; events' was not reached.
     const unchecked = census.unchecked.map((u) => `${u.table}.${u.column}: ${u.reason}`);

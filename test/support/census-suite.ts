@@ -6,6 +6,8 @@ import { dataApiRunner } from '../../lambda/data-api.js';
 import { memoryLog } from '../../lambda/log.js';
 import {
   checkUnlistedCiphertext,
+  type DatabaseCensus,
+  type DatabaseCensusOptions,
   type FoundCiphertext,
   takeDatabaseCensus,
   UnlistedCiphertextError,
@@ -25,6 +27,7 @@ import { fakeClock } from './fake-clock.js';
 import { PLAINTEXTS, RK1_SECRET_A, RK1_SECRET_B, RK1_SECRET_C, SECRET_ARN } from './fixtures.js';
 import { localDataClient } from './local-clients.js';
 import { MemorySecrets } from './memory-secrets.js';
+import { recordingRunner } from './recording-runner.js';
 
 /** A database the census suite runs against. */
 export interface CensusTarget {
@@ -205,6 +208,41 @@ export async function plantUnlisted(db: SqlRunner): Promise<void> {
       i < 5 ? encrypted('fernet-sha256', 'encryptionKey', RK1_SECRET_A, 'cache', 'token', i) : null,
     ]),
   );
+}
+
+/**
+ * The census of `db`, one statement at a time, with a deadline that passes once a statement `when`
+ * picks has been answered (the clock moves a minute on after each). Returns the census and every
+ * statement it sent.
+ */
+export async function censusPastDeadline(
+  db: SqlRunner,
+  when: (sql: string) => boolean,
+  options: DatabaseCensusOptions,
+): Promise<{ census: DatabaseCensus; sent: string[] }> {
+  const clock = fakeClock();
+  const recorded = recordingRunner(db);
+  const late: SqlRunner = {
+    ...recorded,
+    execute: async (sql, params, execOptions) => {
+      const result = await recorded.execute(sql, params, execOptions);
+      if (when(sql)) clock.advance(60_000);
+      return result;
+    },
+  };
+  const config = censusConfig(db.dialect, { pacing: { maxConcurrentStatements: 1 } });
+  const census = await takeDatabaseCensus(
+    CENSUS_STAGED,
+    {
+      db: late,
+      clock,
+      log: memoryLog(),
+      config,
+      deadline: clock.now() + 30_000 + config.safetyMarginMs,
+    },
+    options,
+  );
+  return { census, sent: recorded.sent };
 }
 
 /** Findings as short strings, sorted: `schema.table.column format label rows exact|sampled`. */
@@ -393,29 +431,11 @@ export function censusSuite(target: CensusTarget): void {
 
         // The deadline passes after the first chunk of events.note (ids 1-4, all rk1 under A): what was
         // read is found all the same, the column is unchecked, and so are those not reached.
-        const clock = fakeClock();
-        const late = countedRunner(db);
         const isChunk = /ORDER BY MAX\(s\.k\) DESC/;
         const ofNote = /[`"]note[`"]/;
-        const timed: SqlRunner = {
-          ...late.runner,
-          execute: async (sql, params, options) => {
-            const result = await late.runner.execute(sql, params, options);
-            if (isChunk.test(sql) && ofNote.test(sql)) clock.advance(60_000);
-            return result;
-          },
-        };
-        const stopped = await takeDatabaseCensus(
-          CENSUS_STAGED,
-          {
-            ...deps(timed, censusConfig(target.dialect, { pacing: { maxConcurrentStatements: 1 } })),
-            clock,
-            deadline: clock.now() + 30_000 + config.safetyMarginMs,
-          },
-          { chunkRows: 4 },
-        );
-        const noteChunks = late.statements.filter((s) => isChunk.test(s.sql) && ofNote.test(s.sql));
-        assert.equal(noteChunks.length, 1, 'no chunk after the deadline');
+        const ofNoteChunk = (sql: string) => isChunk.test(sql) && ofNote.test(sql);
+        const { census: stopped, sent } = await censusPastDeadline(db, ofNoteChunk, { chunkRows: 4 });
+        assert.equal(sent.filter(ofNoteChunk).length, 1, 'no chunk after the deadline');
         assert.ok(summarize(stopped.found).includes('events.note rk1 current 4 exact'));
         const unchecked = stopped.unchecked.map((u) => `${u.table}.${u.column}: ${u.reason}`);
         assert.ok(unchecked.includes('events.note: not finished before the deadline'), unchecked.join('; '));
@@ -471,27 +491,12 @@ export function censusSuite(target: CensusTarget): void {
 
         // The deadline passes after the sample's first chunk (ids 1-6: two under A, four under C): the
         // sample stops there, what it read is found, and the column is reported as not finished.
-        const clock = fakeClock();
-        const late = countedRunner(db);
-        const isSample = /MD5\(.*\) AS h FROM .*tokens/;
-        const timed: SqlRunner = {
-          ...late.runner,
-          execute: async (sql, params, options) => {
-            const result = await late.runner.execute(sql, params, options);
-            if (isSample.test(sql)) clock.advance(60_000);
-            return result;
-          },
-        };
-        const stopped = await takeDatabaseCensus(
-          CENSUS_STAGED,
-          {
-            ...deps(timed, censusConfig(target.dialect, { pacing: { maxConcurrentStatements: 1 } })),
-            clock,
-            deadline: clock.now() + 30_000 + config.safetyMarginMs,
-          },
-          { sampleRows: 7, chunkRows: 6 },
-        );
-        assert.equal(late.statements.filter((st) => isSample.test(st.sql)).length, 1);
+        const isSample = (sql: string) => /MD5\(.*\) AS h FROM .*tokens/.test(sql);
+        const { census: stopped, sent } = await censusPastDeadline(db, isSample, {
+          sampleRows: 7,
+          chunkRows: 6,
+        });
+        assert.equal(sent.filter(isSample).length, 1);
         assert.deepEqual(tokens(stopped), [
           'tokens.t fernet current 2 of 6/40',
           'tokens.t fernet unknown 4 of 6/40',
