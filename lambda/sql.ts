@@ -205,7 +205,7 @@ export class TableSql {
       params,
       { expectRows: true },
     );
-    const row = this.oneRow(result.rows, `COUNT, MAX and AVG over ${this.name}.${column}`);
+    const row = oneRow(result.rows, `COUNT, MAX and AVG over ${this.name}.${column}`);
     return { rows: Number(row[0]), maxBytes: Number(row[1]), avgBytes: Number(row[2]) };
   }
 
@@ -271,7 +271,7 @@ export class TableSql {
         params,
         { expectRows: true },
       );
-      const row = this.oneRow(result.rows, `COUNT, MAX and SUM over a chunk of ${this.name}.${column}`);
+      const row = oneRow(result.rows, `COUNT, MAX and SUM over a chunk of ${this.name}.${column}`);
       rows += Number(row[1]);
       maxBytes = Math.max(maxBytes, Number(row[2]));
       sumBytes += Number(row[3]);
@@ -310,14 +310,6 @@ export class TableSql {
     return `SELECT ${id} AS k, ${select} FROM ${this.from()}${ids ? ` WHERE ${ids}` : ''} ORDER BY ${id} LIMIT ${chunkRows}`;
   }
 
-  /** The one row of an aggregate, never read as zeros when it is missing. */
-  private oneRow(rows: readonly (readonly SqlValue[])[], asked: string): readonly SqlValue[] {
-    const row = rows[0];
-    if (row === undefined || rows.length !== 1)
-      throw new UnexpectedAnswerError(`one row of ${asked}`, `${rows.length} rows`);
-    return row;
-  }
-
   /** Ids of rows whose value in `column` is larger than `bytes` (at most 10). */
   async idsLargerThan(column: string, bytes: number): Promise<RowId[]> {
     const chunkRows = this.chunkRows;
@@ -337,7 +329,7 @@ export class TableSql {
         params,
         { expectRows: true },
       );
-      const row = this.oneRow(result.rows, `COUNT and MAX over a chunk of ${this.name}.${column}`);
+      const row = oneRow(result.rows, `COUNT and MAX over a chunk of ${this.name}.${column}`);
       const scanned = Number(row[0]);
       // Rarely any: only then are their ids read, from this chunk's range alone.
       if (Number(row[2]) > 0 && ids.length < 10) {
@@ -738,4 +730,15 @@ function isTrue(value: SqlValue): boolean {
 function toStored(value: SqlValue): string | Uint8Array {
   if (typeof value === 'string' || value instanceof Uint8Array) return value;
   return String(value);
+}
+
+/**
+ * The one row of an aggregate, never read as zeros when it is missing.
+ * @throws UnexpectedAnswerError when the answer holds no row or more than one.
+ */
+export function oneRow(rows: readonly (readonly SqlValue[])[], asked: string): readonly SqlValue[] {
+  const row = rows[0];
+  if (row === undefined || rows.length !== 1)
+    throw new UnexpectedAnswerError(`one row of ${asked}`, `${rows.length} rows`);
+  return row;
 }

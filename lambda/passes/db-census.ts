@@ -17,7 +17,7 @@ import {
 } from '../errors.js';
 import type { SqlResult, SqlRunner, SqlValue } from '../ports.js';
 import { DEFAULT_RETRY } from '../retry.js';
-import { asText, type IdRange, TableSql } from '../sql.js';
+import { asText, type IdRange, oneRow, TableSql } from '../sql.js';
 import type { KeyVersions } from '../table-keys.js';
 import type { KeyLabel, StagedValue } from './census.js';
 import type { PassDeps } from './pass-deps.js';
@@ -600,11 +600,11 @@ interface TableScreen {
  * Whether each of a table's columns holds any value in either format (rk1's `rk1:`, Fernet's
  * `gAAAAA`), in one statement over the table, or where the census reads in chunks (MySQL) one a chunk
  * of its primary key whose derived table holds only a flag per column, not the values (a table with
- * no such key is not screened there). A column that holds none needs no aggregate of
- * its own, and most text columns hold names and addresses. Measured on a 2M-row table of four text
- * columns holding none: PostgreSQL 15 1.22 s against 0.5 s for one column's aggregate; MariaDB 10.11
- * 0.41-0.60 s a 250,000-row chunk against 0.33-0.57 s for one column's. A screen the database refuses
- * or ends (its 45 s) leaves `holding` absent: the columns are then checked one at a time, as before.
+ * no such key is not screened there). A column that holds none needs no aggregate of its own, and
+ * most text columns hold names and addresses. Measured on a 2M-row table of four text columns holding
+ * none: PostgreSQL 15 1.22 s against 0.5 s for one column's aggregate; MariaDB 10.11 0.41-0.60 s a
+ * 250,000-row chunk against 0.33-0.57 s for one column's. A screen the database refuses or ends (its
+ * 45 s) leaves `holding` absent: the columns are then checked one at a time, as before.
  * @throws rekey's own errors (an answer that is not the one row asked for).
  */
 async function screenTable(
@@ -657,7 +657,7 @@ async function screenTable(
             { expectRows: true },
           ),
         );
-        const row = oneRowOf(result, asked);
+        const row = oneRow(result.rows, asked);
         return { scanned: add(row), end: row[columns.length + 1] };
       },
     );
@@ -670,7 +670,7 @@ async function screenTable(
           { expectRows: true },
         ),
       );
-      add(oneRowOf(result, asked));
+      add(oneRow(result.rows, asked));
     }
   } catch (error) {
     // The database refusing the screen (a column's type, its 45 s) says nothing of a column alone.
@@ -678,14 +678,6 @@ async function screenTable(
     return { holding: undefined, statements, stopped: false };
   }
   return { holding, statements, stopped };
-}
-
-/** The one row of an aggregate, never read as zeros when it is missing. */
-function oneRowOf(result: SqlResult, asked: string): readonly SqlValue[] {
-  const row = result.rows[0];
-  if (row === undefined || result.rows.length !== 1)
-    throw new UnexpectedAnswerError(`one row of ${asked}`, `${result.rows.length} rows`);
-  return row;
 }
 
 /** A count in an answer: a number, or NULL (SUM over no rows) as 0; anything else is not one. */
