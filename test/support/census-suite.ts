@@ -406,7 +406,8 @@ export function censusSuite(target: CensusTarget): void {
         const config = censusConfig(target.dialect);
         const whole = await takeDatabaseCensus(CENSUS_STAGED, deps(db, config));
         const counted = countedRunner(db);
-        const chunks = () => counted.statements.filter((s) => /ORDER BY MAX\(s\.k\) DESC/.test(s.sql));
+        const isChunk = /ORDER BY MAX\(s\.k\) DESC/;
+        const chunks = () => counted.statements.filter((s) => isChunk.test(s.sql));
         const census = await takeDatabaseCensus(CENSUS_STAGED, deps(counted.runner, config), {
           chunkRows: 4,
         });
@@ -431,7 +432,6 @@ export function censusSuite(target: CensusTarget): void {
 
         // The deadline passes after the first chunk of events.note (ids 1-4, all rk1 under A): what was
         // read is found all the same, the column is unchecked, and so are those not reached.
-        const isChunk = /ORDER BY MAX\(s\.k\) DESC/;
         const ofNote = /[`"]note[`"]/;
         const ofNoteChunk = (sql: string) => isChunk.test(sql) && ofNote.test(sql);
         const { census: stopped, sent } = await censusPastDeadline(db, ofNoteChunk, { chunkRows: 4 });
@@ -484,14 +484,14 @@ export function censusSuite(target: CensusTarget): void {
         });
         assert.deepEqual(tokens(chunked), tokens(whole));
         assert.equal(tokens(whole).length, 2, tokens(whole).join('; '));
-        const samples = counted.statements.filter((st) => /MD5\(.*\) AS h FROM .*tokens/.test(st.sql));
+        const isSample = (sql: string) => /MD5\(.*\) AS h FROM .*tokens/.test(sql);
+        const samples = counted.statements.filter((st) => isSample(st.sql));
         assert.equal(samples.length, 7, 'one a chunk of 6 of the 40 rows');
         assert.equal(chunked.samples, samples.length);
         assert.equal(chunked.cost.statements, 1 + chunked.lookups + chunked.aggregates + chunked.samples);
 
         // The deadline passes after the sample's first chunk (ids 1-6: two under A, four under C): the
         // sample stops there, what it read is found, and the column is reported as not finished.
-        const isSample = (sql: string) => /MD5\(.*\) AS h FROM .*tokens/.test(sql);
         const { census: stopped, sent } = await censusPastDeadline(db, isSample, {
           sampleRows: 7,
           chunkRows: 6,
