@@ -22,7 +22,7 @@ export {
   type FaultOptions,
   type FaultSpec,
 } from './faults.js';
-export type { DataApiStats } from './rds-data/http.js';
+export type { DataApiCall, DataApiStats } from './rds-data/http.js';
 export { type DataApiLimits, DEFAULT_LIMITS } from './rds-data/service.js';
 export type { TransactionTimeouts } from './rds-data/transactions.js';
 export { type DataApiOptions, LocalDataApi, type RunningDataApi, startDataApi } from './rds-data.js';

@@ -4,11 +4,12 @@ import { createEngine, type EngineSpec } from './engines/create.js';
 import type { Database } from './engines/types.js';
 import { FaultInjector, type FaultOptions } from './faults.js';
 import { closeServer, listen } from './http.js';
-import { createDataApiHandler, type DataApiStats, emptyStats } from './rds-data/http.js';
+import { createDataApiHandler, type DataApiCall, type DataApiStats, emptyStats } from './rds-data/http.js';
 import { type LatencySpec, latencySampler } from './rds-data/latency.js';
 import { type DataApiLimits, DataApiService } from './rds-data/service.js';
 import type { TransactionTimeouts } from './rds-data/transactions.js';
 
+export type { DataApiCall } from './rds-data/http.js';
 export type { LatencySpec, LatencySpread } from './rds-data/latency.js';
 
 /** How the local Data API behaves. */
@@ -48,6 +49,7 @@ export class LocalDataApi {
   /** Latency waited out since start or the last reset (the sum of the draws, for a spread). */
   private waited = 0;
   private injector: FaultInjector | undefined;
+  private callListener: ((call: DataApiCall) => void) | undefined;
   private readonly sweeper: NodeJS.Timeout;
 
   /**
@@ -75,6 +77,7 @@ export class LocalDataApi {
         return ms;
       },
       faults: () => this.injector,
+      onCall: () => this.callListener,
     });
     // Abandoned transactions must give their connection back even when no call comes to expire them.
     this.sweeper = setInterval(() => void this.service.transactions.expire(), 10_000);
@@ -108,6 +111,11 @@ export class LocalDataApi {
   /** Replaces the fault plan (call numbering starts again); `undefined` turns faults off. */
   setFaults(options: FaultOptions | undefined): void {
     this.injector = options ? new FaultInjector(options) : undefined;
+  }
+
+  /** Tells `listener` of every call once it is answered (`undefined`: no one). */
+  observeCalls(listener: ((call: DataApiCall) => void) | undefined): void {
+    this.callListener = listener;
   }
 
   /** Rolls back open transactions. The engine stays open: its owner closes it. */

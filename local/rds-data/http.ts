@@ -37,6 +37,21 @@ export function emptyStats(): DataApiStats {
   };
 }
 
+/**
+ * One call as the endpoint saw it, for a listener that times calls (the benchmark's round trips). The
+ * statement's text is passed as sent: rekey's carry their values in parameters, never in the text.
+ */
+export interface DataApiCall {
+  readonly operation: DataApiOperation;
+  /** ExecuteStatement's and BatchExecuteStatement's `sql`. */
+  readonly sql: string | undefined;
+  /** When the request had been read, and when its answer was written (ms since the epoch). */
+  readonly receivedAt: number;
+  readonly answeredAt: number;
+  /** The error type answered (`x-amzn-ErrorType`), none for a success. */
+  readonly errorType: string | undefined;
+}
+
 /** What the HTTP front of the Data API works with; latency and faults are read per call so tests can change them. */
 export interface DataApiHttpContext {
   readonly service: DataApiService;
@@ -44,6 +59,8 @@ export interface DataApiHttpContext {
   stats(): DataApiStats;
   latencyMs(): number;
   faults(): FaultInjector | undefined;
+  /** Told of every call of a known operation once it is answered. */
+  onCall(): ((call: DataApiCall) => void) | undefined;
 }
 
 const OPERATIONS: ReadonlySet<string> = new Set([
@@ -76,26 +93,25 @@ async function handle(ctx: DataApiHttpContext, req: IncomingMessage, res: Server
     return;
   }
   const operation = path as DataApiOperation;
+  const receivedAt = Date.now();
   ctx.stats().calls++;
   ctx.stats().byOperation[operation]++;
   ctx.stats().bytesIn += requestSize;
   await ctx.sleep(ctx.latencyMs());
-  if (truncated || requestSize > limit) {
-    send(
-      ctx,
-      res,
-      new DataApiError(
+  let request: unknown;
+  let errorType: string | undefined;
+  try {
+    if (truncated || requestSize > limit) {
+      throw new DataApiError(
         'RequestEntityTooLargeException',
         `Request size ${requestSize} bytes exceeds the maximum of ${limit} bytes`,
-      ),
-    );
-    return;
-  }
-  const fault = ctx.faults()?.next(operation);
-  if (fault) ctx.stats().faults++;
-  try {
+      );
+    }
+    const fault = ctx.faults()?.next(operation);
+    if (fault) ctx.stats().faults++;
     if (fault && !fault.afterExecute) throw faultError(fault.kind);
-    const result = await dispatch(ctx.service, operation, parseJson(body));
+    request = parseJson(body);
+    const result = await dispatch(ctx.service, operation, request);
     if (fault) throw faultError((fault as Fault).kind);
     const json = JSON.stringify(result);
     if (Buffer.byteLength(json) > ctx.service.limits.responseBytes) {
@@ -103,7 +119,25 @@ async function handle(ctx: DataApiHttpContext, req: IncomingMessage, res: Server
     }
     sendJson(ctx, res, 200, json, {});
   } catch (error) {
-    send(ctx, res, error);
+    errorType = send(ctx, res, error);
+  }
+  const listener = ctx.onCall();
+  if (!listener) return;
+  // A call refused before its body was read (a fault, a size) is parsed here, for the listener only.
+  const sql = sqlOf(request ?? parsedOrNothing(body));
+  listener({ operation, sql, receivedAt, answeredAt: Date.now(), errorType });
+}
+
+function sqlOf(request: unknown): string | undefined {
+  const sql = (request as { sql?: unknown } | undefined)?.sql;
+  return typeof sql === 'string' ? sql : undefined;
+}
+
+function parsedOrNothing(body: Buffer): unknown {
+  try {
+    return parseJson(body);
+  } catch {
+    return undefined;
   }
 }
 
@@ -137,7 +171,8 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
-function send(ctx: DataApiHttpContext, res: ServerResponse, error: unknown): void {
+/** Answers an error; returns its type. */
+function send(ctx: DataApiHttpContext, res: ServerResponse, error: unknown): string {
   ctx.stats().errors++;
   const e =
     error instanceof DataApiError
@@ -147,6 +182,7 @@ function send(ctx: DataApiHttpContext, res: ServerResponse, error: unknown): voi
           error instanceof Error ? error.message : String(error),
         );
   sendJson(ctx, res, e.status, JSON.stringify(e.body()), { 'x-amzn-ErrorType': e.type });
+  return e.type;
 }
 
 function sendJson(

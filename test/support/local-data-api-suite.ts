@@ -21,6 +21,7 @@ import { type ReencryptReport, reencrypt } from '../../lambda/passes/reencrypt.j
 import type { Clock, SqlResult, SqlRunner, SqlValue } from '../../lambda/ports.js';
 import { TableSql } from '../../lambda/sql.js';
 import {
+  type DataApiCall,
   type Database,
   type Engine,
   LOCAL_CLUSTER_ARN,
@@ -492,6 +493,36 @@ export function dataApiSuite(target: DataApiSuiteTarget): void {
       assert.equal(stats.byOperation.RollbackTransaction, 1);
       assert.ok(stats.bytesIn > 300, `bytesIn ${stats.bytesIn}`);
       assert.ok(stats.bytesOut > 50, `bytesOut ${stats.bytesOut}`);
+    });
+
+    it('tells a call listener of every call as it is answered: operation, statement, times, error type', async () => {
+      const seen: DataApiCall[] = [];
+      api.dataApi.observeCalls((call) => seen.push(call));
+      try {
+        await exec('SELECT 1');
+        await rejectsNamed(exec('SELECT :missing AS m'), 'BadRequestException');
+        await begin().then((id) =>
+          client.send(new RollbackTransactionCommand({ ...end, transactionId: id })),
+        );
+        api.dataApi.setFaults({ onCalls: { 1: { kind: 'statementTimeout' } } });
+        await rejectsNamed(exec('SELECT 3'), 'StatementTimeoutException');
+      } finally {
+        api.dataApi.setFaults(undefined);
+        api.dataApi.observeCalls(undefined);
+      }
+      await exec('SELECT 2');
+      assert.deepEqual(
+        seen.map((c) => [c.operation, c.sql, c.errorType]),
+        [
+          ['Execute', 'SELECT 1', undefined],
+          ['Execute', 'SELECT :missing AS m', 'BadRequestException'],
+          ['BeginTransaction', undefined, undefined],
+          ['RollbackTransaction', undefined, undefined],
+          // Refused before the statement ran: its text is still told.
+          ['Execute', 'SELECT 3', 'StatementTimeoutException'],
+        ],
+      );
+      for (const c of seen) assert.ok(c.receivedAt <= c.answeredAt, `${c.operation} answered before it came`);
     });
 
     it('waits the configured latency on every call', async () => {
