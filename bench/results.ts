@@ -1,6 +1,7 @@
 import type { AppLatency } from './app-loop.js';
 import type { BaselineMeasure } from './baseline-run.js';
 import type { LambdaBundle } from './build.js';
+import type { CallRounds } from './call-rounds.js';
 import type { ColdStart } from './cold-start.js';
 import type { DecryptRate } from './decrypt-rate.js';
 import type { CryptoFloor, DatabaseFloor } from './floors.js';
@@ -40,6 +41,8 @@ export interface StepSummary {
   readonly postgresCpuMs: number;
   /** Direct runs: statements sent over the connection. */
   readonly statements?: number;
+  /** Data API runs: the calls as round trips waited for in a row (call-rounds.ts). */
+  readonly rounds?: CallRounds;
 }
 
 /** One rotation of one size: through the Data API (`rekey`) or over a direct connection (`direct`). */
@@ -137,6 +140,7 @@ export function summarize(step: StepMeasure | undefined, rows: number): StepSumm
     // A direct run's backend ends with its process, before the parent's reading: it reports its own.
     postgresCpuMs: step.backendCpuMs ?? step.postgresCpuMs,
     ...(step.statements === undefined ? {} : { statements: step.statements }),
+    ...(step.rounds.calls > 0 ? { rounds: step.rounds } : {}),
   };
 }
 

@@ -84,10 +84,16 @@ export function describeRun(r: RunResult): string {
   const s = r.setSecret;
   if (!r.ok || !s) return `${head}: FAILED ${r.failure ?? ''}`;
   const t = r.testSecret;
+  const setRounds = s.rounds
+    ? `, ${s.rounds.rounds} rounds (${s.rounds.beforeFirstPage} before the first page)`
+    : '';
+  const testRounds = t?.rounds ? `, ${t.rounds.rounds} rounds` : '';
   return (
     `${head} (load ${r.loadAverage.toFixed(1)}): setSecret ${(s.ms / 1000).toFixed(1)} s, ${s.rowsPerSec.toFixed(0)} rows/s, ` +
-    `CPU ${cpuPer1k(s).toFixed(1)} ms/1k, ${s.callsPer1kRows.toFixed(2)} calls/1k, peak RSS ${(s.peakRssKb / 1024).toFixed(0)} MiB` +
-    (t ? `; testSecret ${(t.ms / 1000).toFixed(1)} s (${(t.ms / s.ms).toFixed(2)} of setSecret)` : '') +
+    `CPU ${cpuPer1k(s).toFixed(1)} ms/1k, ${s.callsPer1kRows.toFixed(2)} calls/1k${setRounds}, peak RSS ${(s.peakRssKb / 1024).toFixed(0)} MiB` +
+    (t
+      ? `; testSecret ${(t.ms / 1000).toFixed(1)} s (${(t.ms / s.ms).toFixed(2)} of setSecret${testRounds})`
+      : '') +
     (r.pacing && !r.pacing.applied ? `; pacing NOT applied: ${r.pacing.refused ?? ''}` : '')
   );
 }

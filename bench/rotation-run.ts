@@ -7,7 +7,7 @@ import {
   RotateSecretCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { parseConfig, type RekeyConfig, type RekeyConfigInput, rk1 } from '../lambda/index.js';
+import { parseConfig, type RekeyConfig, type RekeyConfigInput, rk1, statementKind } from '../lambda/index.js';
 import {
   commandInvoker,
   type DataApiStats,
@@ -17,6 +17,7 @@ import {
   startLocal,
 } from '../local/index.js';
 import type { LatencySpec } from '../local/rds-data.js';
+import { type CallRounds, callRounds, type TimedCall } from './call-rounds.js';
 import type { BenchPacing, PacingApplied } from './pacing.js';
 import { postgresCpuMs } from './proc-cpu.js';
 import { BENCH_SCHEMA, BENCH_TABLE, SEED_SECRET, TEMPLATE_TABLES } from './seed.js';
@@ -33,6 +34,8 @@ export interface StepMeasure extends StepProcessReport {
   readonly dataApi: DataApiStats;
   /** Latency the step's calls waited out (the sum of the draws, for a spread). */
   readonly latencyWaitedMs: number;
+  /** The step's calls as round trips waited for in a row (call-rounds.ts). */
+  readonly rounds: CallRounds;
   /** CPU of the benchmark's own process meanwhile: the local Data API and Secrets Manager servers. */
   readonly serverCpuMs: number;
   /** CPU of the PostgreSQL server meanwhile (0 with the embedded engine, which runs in-process). */
@@ -156,6 +159,14 @@ export async function measureRotation(options: RotationRunOptions): Promise<Rota
     });
     local.secretsManager.setInvoker(async (event) => {
       local.dataApi.resetStats();
+      const calls: TimedCall[] = [];
+      local.dataApi.observeCalls((call) =>
+        calls.push({
+          startedAt: call.receivedAt,
+          endedAt: call.answeredAt,
+          page: call.sql !== undefined && statementKind(call.sql) !== 'other',
+        }),
+      );
       const cpu = process.cpuUsage();
       const pgCpu = postgresCpuMs();
       const started = performance.now();
@@ -163,10 +174,12 @@ export async function measureRotation(options: RotationRunOptions): Promise<Rota
         await command(event);
       } finally {
         const used = process.cpuUsage(cpu);
+        local.dataApi.observeCalls(undefined);
         parentSide.set(event.Step, {
           processMs: performance.now() - started,
           dataApi: local.dataApi.stats(),
           latencyWaitedMs: local.dataApi.latencyWaitedMs(),
+          rounds: callRounds(calls),
           serverCpuMs: (used.user + used.system) / 1000,
           postgresCpuMs: postgresCpuMs() - pgCpu,
         });

@@ -56,6 +56,7 @@ export {
   takeDatabaseCensus,
   UnlistedCiphertextError,
 } from './passes/db-census.js';
+export { statementKind } from './passes/pacing.js';
 export { DATA_API_ROW_LIMIT } from './passes/reencrypt.js';
 export { verifyAll } from './passes/verify.js';
 export {

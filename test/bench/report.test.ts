@@ -30,6 +30,7 @@ function step(name: string, rows: number, ms: number, cpuMs: number, calls: numb
     processMs: ms + 100,
     dataApi: { ...emptyStats(), calls, bytesIn: rows * 400, bytesOut: rows * 200 },
     latencyWaitedMs: calls * 100,
+    rounds: { calls, rounds: calls, beforeFirstPage: 2, mostInFlight: 1 },
     serverCpuMs: 0,
     postgresCpuMs: 0,
   };
