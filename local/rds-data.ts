@@ -9,7 +9,6 @@ import { type LatencySpec, latencySampler } from './rds-data/latency.js';
 import { type DataApiLimits, DataApiService } from './rds-data/service.js';
 import type { TransactionTimeouts } from './rds-data/transactions.js';
 
-export type { DataApiCall } from './rds-data/http.js';
 export type { LatencySpec, LatencySpread } from './rds-data/latency.js';
 
 /** How the local Data API behaves. */

@@ -123,7 +123,7 @@ async function handle(ctx: DataApiHttpContext, req: IncomingMessage, res: Server
   }
   const listener = ctx.onCall();
   if (!listener) return;
-  // A call refused before its body was read (a fault, a size) is parsed here, for the listener only.
+  // A call refused before its body was parsed (a fault, a size) is parsed here, for the listener only.
   const sql = sqlOf(request ?? parsedOrNothing(body));
   listener({ operation, sql, receivedAt, answeredAt: Date.now(), errorType });
 }
